@@ -1,0 +1,17 @@
+"""milkio-gen: typed RPC with streams, code-generated from plain async functions.
+
+```python
+from milkio_gen import Context, define_api
+
+@define_api(meta={})
+async def action(params: Params, context: Context) -> AsyncIterator[str]:
+    yield f"Hello, {params.name}!"
+```
+"""
+
+from .api import ApiDefinition, define_api
+from .context import Context
+from .fails import FailCode, FailCodes, Reject
+
+__all__ = ["ApiDefinition", "Context", "FailCode", "FailCodes", "Reject", "define_api"]
+__version__ = "0.1.0"

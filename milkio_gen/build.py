@@ -1,0 +1,72 @@
+"""`milkio-gen build`: extract the manifest, generate the package, write or check the files."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import BuildConfig
+from .extract import extract
+from .manifest import Manifest
+from .render.generate import generate_python
+
+__all__ = ["BuildReport", "build", "render_files"]
+
+
+@dataclass(slots=True)
+class BuildReport:
+    apis: int
+    written: list[Path] = field(default_factory=list[Path])
+    unchanged: list[Path] = field(default_factory=list[Path])
+    stale: list[Path] = field(default_factory=list[Path])
+    """With `check`: the files that differ from what a build would write."""
+
+
+def render_files(config: BuildConfig) -> tuple[Manifest, dict[Path, bytes]]:
+    """Every file a build writes, relative to the project root, in memory."""
+    root = str(config.root.resolve())
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    manifest = extract(config.app)
+    manifest_bytes = manifest.to_json()
+    # Every manifest written is checked against its own schema first.
+    Manifest.from_json(manifest_bytes)
+    files: dict[Path, bytes] = {
+        config.schema: manifest_bytes,
+        config.schema.with_name("manifest.schema.json"): Manifest.json_schema_bytes(),
+    }
+    files.update(
+        generate_python(
+            manifest,
+            manifest_bytes,
+            source=config.schema.as_posix(),
+            out=config.out,
+            project_root=config.root,
+        )
+    )
+    return manifest, files
+
+
+def build(config: BuildConfig, *, check: bool = False) -> BuildReport:
+    """Write the files whose bytes changed; with `check`, write nothing and list them."""
+    cwd = Path.cwd()
+    os.chdir(config.root)
+    try:
+        manifest, files = render_files(config)
+    finally:
+        os.chdir(cwd)
+    report = BuildReport(apis=len(manifest.apis))
+    for relative, content in files.items():
+        target = relative if relative.is_absolute() else config.root / relative
+        current = target.read_bytes() if target.is_file() else None
+        if current == content:
+            report.unchanged.append(relative)
+        elif check:
+            report.stale.append(relative)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+            report.written.append(relative)
+    return report

@@ -1,0 +1,70 @@
+"""`Context`: what an action knows about the call it serves."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from litestar import Request
+    from litestar.datastructures import Headers
+    from litestar.types import Receive, Scope
+
+__all__ = ["Context"]
+
+_logger = logging.getLogger("milkio_gen.app")
+
+
+class _ExecuteLogger(logging.LoggerAdapter[logging.Logger]):
+    """Prefixes every line with the execute id, so an action's logs can be found by it."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        extra = self.extra or {}
+        kwargs.setdefault("extra", {}).update(extra)
+        return f"[{extra['execute_id']}] {msg}", kwargs
+
+
+class Context:
+    """The second argument of an action.
+
+    Attributes:
+        execute_id: unique id of this call, sent to the client and used in logs.
+        path: the API path, such as `chat/subscribe`.
+        meta: the `meta` given to `define_api`.
+    """
+
+    def __init__(
+        self,
+        *,
+        execute_id: str,
+        path: str,
+        meta: Mapping[str, Any],
+        scope: Scope,
+        receive: Receive,
+    ) -> None:
+        self.execute_id = execute_id
+        self.path = path
+        self.meta = meta
+        self._scope = scope
+        self._receive = receive
+
+    @cached_property
+    def headers(self) -> Headers:
+        """The request headers (case-insensitive)."""
+        from litestar.datastructures import Headers
+
+        return Headers.from_scope(self._scope)
+
+    @cached_property
+    def request(self) -> Request[Any, Any, Any]:
+        """The Litestar request, for the app's state, the client address and the like."""
+        from litestar import Request
+
+        return Request(self._scope, self._receive)
+
+    @cached_property
+    def logger(self) -> logging.LoggerAdapter[logging.Logger]:
+        """A logger whose every line carries the execute id."""
+        return _ExecuteLogger(_logger, {"execute_id": self.execute_id, "path": self.path})

@@ -1,0 +1,173 @@
+"""Finding the APIs and the fail codes of an app package, and naming their paths."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from ..api import ApiDefinition, get_definition
+from ..fails import FailCodes
+from ..signature import SourceLocation, source_location
+from .errors import BuildError
+
+__all__ = ["Discovery", "FoundApi", "FoundFailCodes", "discover"]
+
+_PATH = re.compile(r"^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
+
+
+@dataclass(frozen=True, slots=True)
+class FoundApi:
+    path: str
+    module: str
+    name: str
+    definition: ApiDefinition
+    location: SourceLocation | None
+
+
+@dataclass(frozen=True, slots=True)
+class FoundFailCodes:
+    module: str
+    name: str
+    fail_codes: FailCodes
+
+
+@dataclass(slots=True)
+class Discovery:
+    apis: list[FoundApi]
+    fail_codes: FoundFailCodes | None
+    errors: list[BuildError]
+
+
+def _kebab(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def api_path(app: str, module: str, function_name: str) -> str:
+    """`examples.app.chat.send` + `action` -> `chat/send`; another name adds `/<name>`."""
+    relative = module.removeprefix(app).lstrip(".")
+    parts = [_kebab(part) for part in relative.split(".") if part]
+    if function_name != "action":
+        parts.append(_kebab(function_name))
+    return "/".join(parts)
+
+
+def _import_error(module: str, error: BaseException) -> BuildError:
+    if isinstance(error, SyntaxError) and error.filename:
+        location = SourceLocation(
+            _project_file(error.filename) or error.filename, error.lineno or 0
+        )
+        return BuildError(f"syntax error: {error.msg}", "correct the syntax", location)
+    location = None
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        shown = _project_file(frame.filename)
+        if shown is not None:
+            location = SourceLocation(shown, frame.lineno or 0)
+            break
+    return BuildError(
+        f"importing {module} raised {type(error).__name__}: {error}",
+        "make the module importable on its own (python -c 'import " + module + "')",
+        location,
+    )
+
+
+def _project_file(filename: str) -> str | None:
+    """The file relative to the project, or None for library and generated frames."""
+    try:
+        relative = Path(filename).resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return None
+    if relative.parts and relative.parts[0] in (".venv", "venv", "site-packages"):
+        return None
+    return relative.as_posix()
+
+
+def _modules(app: str, errors: list[BuildError]) -> list[ModuleType]:
+    package = importlib.import_module(app)
+    modules = [package]
+    search_path = getattr(package, "__path__", None)
+    if search_path is None:
+        return modules
+    names = sorted(info.name for info in pkgutil.walk_packages(search_path, prefix=f"{app}."))
+    for name in names:
+        try:
+            modules.append(importlib.import_module(name))
+        except Exception as error:
+            errors.append(_import_error(name, error))
+    return modules
+
+
+def discover(app: str) -> Discovery:
+    """Import every module of the `app` package and collect what `define_api` marked."""
+    errors: list[BuildError] = []
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")
+    try:
+        modules = _modules(app, errors)
+    except Exception as error:
+        errors.append(_import_error(app, error))
+        return Discovery([], None, errors)
+
+    apis: list[FoundApi] = []
+    fail_codes: list[FoundFailCodes] = []
+    for module in modules:
+        for name, value in sorted(vars(module).items()):
+            definition = get_definition(value)
+            owned = getattr(value, "__module__", None) == module.__name__
+            if definition is not None and owned:
+                apis.append(_found_api(app, module.__name__, name, definition, errors))
+            elif isinstance(value, FailCodes) and not any(
+                found.fail_codes is value for found in fail_codes
+            ):
+                fail_codes.append(FoundFailCodes(module.__name__, name, value))
+
+    _check_paths(apis, errors)
+    if len(fail_codes) > 1:
+        places = ", ".join(f"{found.module}.{found.name}" for found in fail_codes)
+        errors.append(
+            BuildError(
+                f"the app declares fail codes in more than one place: {places}",
+                "keep a single `FailCodes()` object and register every code on it",
+            )
+        )
+    return Discovery(sorted(apis, key=lambda api: api.path), next(iter(fail_codes), None), errors)
+
+
+def _found_api(
+    app: str, module: str, name: str, definition: ApiDefinition, errors: list[BuildError]
+) -> FoundApi:
+    location = source_location(definition.function)
+    path = definition.path if definition.path is not None else api_path(app, module, name)
+    return FoundApi(path, module, name, definition, location)
+
+
+def _check_paths(apis: list[FoundApi], errors: list[BuildError]) -> None:
+    seen: dict[str, FoundApi] = {}
+    for api in apis:
+        if not _PATH.match(api.path):
+            errors.append(
+                BuildError(
+                    f"{api.module}.{api.name} has no valid API path ({api.path!r})",
+                    "give `define_api(path=...)` segments of letters, digits and - . _ ~ "
+                    "separated by /, or name the function `action` in its own module",
+                    api.location,
+                )
+            )
+        elif api.path in seen:
+            other = seen[api.path]
+            errors.append(
+                BuildError(
+                    f"two APIs have the path {api.path!r}: {other.module}.{other.name} "
+                    f"({other.location}) and {api.module}.{api.name}",
+                    "rename one of the functions or give one an explicit `path=`",
+                    api.location,
+                    api.path,
+                )
+            )
+        else:
+            seen[api.path] = api

@@ -1,0 +1,169 @@
+"""Fail codes: the typed ways an API can fail, built-in and declared by the app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar, get_type_hints
+
+from pydantic import BaseModel, TypeAdapter
+
+__all__ = [
+    "BUILTIN_FAIL_CODES",
+    "FailCode",
+    "FailCodes",
+    "Reject",
+    "TypeSafeErrorData",
+]
+
+DataT = TypeVar("DataT")
+
+
+class Reject(Exception):
+    """Raised by an action to end its call with an app fail code.
+
+    ```python
+    raise Reject("OUT_OF_STOCK", OutOfStock(item="tea", available=0))
+    ```
+    """
+
+    def __init__(self, code: str, data: Any = None) -> None:
+        super().__init__(code, data)
+        self.code = code
+        self.data = data
+
+
+@dataclass(frozen=True, slots=True)
+class FailCode(Generic[DataT]):
+    """One fail code: its name, the type of its data and how its message is made."""
+
+    code: str
+    data_type: Any
+    message: Callable[[DataT], str]
+    doc: str | None = None
+    builtin: bool = False
+
+    def reject(self, data: DataT) -> Reject:
+        """A typed `Reject` for this code: `raise OUT_OF_STOCK.reject(OutOfStock(...))`."""
+        return Reject(self.code, data)
+
+
+class FailCodes:
+    """The app's own fail codes, declared once, in one module of the app package.
+
+    ```python
+    fail_codes = FailCodes()
+
+    @fail_codes.code("OUT_OF_STOCK")
+    def out_of_stock(data: OutOfStock) -> str:
+        return f"Only {data.available} left of {data.item}"
+    ```
+    The data type is read from the function's parameter annotation.
+    """
+
+    def __init__(self) -> None:
+        self._codes: dict[str, FailCode[Any]] = {}
+
+    def code(self, code: str) -> Callable[[Callable[[DataT], str]], FailCode[DataT]]:
+        def register(message: Callable[[DataT], str]) -> FailCode[DataT]:
+            if code in self._codes or code in BUILTIN_FAIL_CODES:
+                raise ValueError(f"fail code {code!r} is declared twice")
+            hints = get_type_hints(message)
+            parameters = [name for name in hints if name != "return"]
+            data_type: Any = hints[parameters[0]] if parameters else type(None)
+            fail_code = FailCode(code, data_type, message, message.__doc__)
+            self._codes[code] = fail_code
+            return fail_code
+
+        return register
+
+    def __iter__(self) -> Iterator[FailCode[Any]]:
+        return iter(self._codes.values())
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+    def get(self, code: str) -> FailCode[Any] | None:
+        return self._codes.get(code)
+
+
+class TypeSafeErrorData(BaseModel):
+    """Where the params failed validation: the first error, as Milkio reports it."""
+
+    path: str
+    expected: str
+    value: Any = None
+
+
+class CallKindMismatchData(BaseModel):
+    """How the API must be called instead."""
+
+    expected: str
+    hint: str
+
+
+class PayloadTooLargeData(BaseModel):
+    """The request body limit, in bytes."""
+
+    limit: int
+
+
+def _fixed(text: str) -> Callable[[Any], str]:
+    return lambda _data: text
+
+
+def _builtin(code: str, data_type: Any, message: Callable[[Any], str], doc: str) -> FailCode[Any]:
+    return FailCode(code, data_type, message, doc, builtin=True)
+
+
+BUILTIN_FAIL_CODES: Mapping[str, FailCode[Any]] = {
+    fail.code: fail
+    for fail in (
+        _builtin("NOT_FOUND", None, _fixed("Not Found"), "No API has this path."),
+        _builtin(
+            "TYPE_SAFE_ERROR",
+            TypeSafeErrorData,
+            lambda data: (
+                f"Parameter Error: The current value is '{data.value}', "
+                f"which does not meet '{data.expected}' requirements"
+            ),
+            "The params (or a chunk, when made on the client) do not match their type.",
+        ),
+        _builtin(
+            "INTERNAL_SERVER_ERROR",
+            None,
+            _fixed("Internal Server Error"),
+            "The action raised; details are in the server log under the execute id.",
+        ),
+        _builtin("BUSINESS_FAIL", str, lambda data: str(data), "A fail with a free message."),
+        _builtin(
+            "NETWORK_ERROR",
+            str,
+            _fixed("Network Error"),
+            "Made on the client (`from_client`): the connection failed or broke.",
+        ),
+        _builtin(
+            "NOT_ALLOW_METHOD", None, _fixed("Not Allow Method"), "APIs are called with POST."
+        ),
+        _builtin(
+            "CALL_KIND_MISMATCH",
+            CallKindMismatchData,
+            lambda data: data.hint,
+            "A stream API called as a plain one, or the other way round.",
+        ),
+        _builtin(
+            "PAYLOAD_TOO_LARGE",
+            PayloadTooLargeData,
+            lambda data: f"Request body larger than {data.limit} bytes",
+            "The request body is over the server's limit.",
+        ),
+    )
+}
+
+
+def fail_message(fail_code: FailCode[Any], data: Any) -> str:
+    return fail_code.message(data)
+
+
+def data_adapter(fail_code: FailCode[Any]) -> TypeAdapter[Any]:
+    return TypeAdapter(fail_code.data_type)

@@ -1,0 +1,226 @@
+"""The plan of a generated Python package: its types, its API tree and its fail types."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..manifest import ApiEntry, Manifest
+from .python_types import Declaration, PyAlias, PythonTypes, python_identifier
+
+__all__ = ["PyApi", "PyFail", "PyNode", "PythonPlan", "plan_python"]
+
+# Names the client classes use for themselves: an API must not shadow them.
+_CLIENT_MEMBERS = frozenset(
+    {"aclose", "base_url", "close", "codec", "execute", "execute_stream", "headers", "http",
+     "timeout", "url"}
+)  # fmt: skip
+
+
+def _pascal(text: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text) if part)
+
+
+@dataclass(frozen=True, slots=True)
+class PyApi:
+    path: str
+    kind: str
+    spec_name: str
+    params_type: str | None
+    output_type: str
+    doc: str | None
+    source: str | None
+    module: str
+    function: str
+
+
+@dataclass(slots=True)
+class PyNode:
+    """One level of `client.a.b`: an API, a namespace of APIs, or both."""
+
+    path: str
+    attribute: str
+    class_name: str = ""
+    api: PyApi | None = None
+    children: dict[str, PyNode] = field(default_factory=dict[str, "PyNode"])
+
+    def walk(self) -> list[PyNode]:
+        """Children before parents, so each class is defined before it is used."""
+        nodes: list[PyNode] = []
+        for child in self.children.values():
+            nodes.extend(child.walk())
+        nodes.append(self)
+        return nodes
+
+
+@dataclass(frozen=True, slots=True)
+class PyFail:
+    code: str
+    class_name: str
+    doc: str | None
+    data_type: str
+    data_default: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PythonPlan:
+    app: str
+    source: str
+    digest: str
+    declarations: list[Declaration]
+    apis: list[PyApi]
+    root: PyNode
+    fails: list[PyFail]
+    fail_codes_python: Any
+
+    @property
+    def plain_apis(self) -> list[PyApi]:
+        return [api for api in self.apis if api.kind == "plain"]
+
+    @property
+    def stream_apis(self) -> list[PyApi]:
+        return [api for api in self.apis if api.kind == "stream"]
+
+    @property
+    def exports(self) -> list[str]:
+        """What `client.py` re-exports: the clients, the results and every type."""
+        names = ["AsyncClient", "Client", "ExecuteResult", "Fail", "Failure", "StreamResult"]
+        names += [
+            "Success",
+            *(d.name for d in self.declarations),
+            *(f.class_name for f in self.fails),
+        ]
+        return sorted(names)
+
+    @property
+    def nodes(self) -> list[PyNode]:
+        return [node for node in self.root.walk() if node is not self.root]
+
+
+def plan_python(manifest: Manifest, manifest_bytes: bytes, source: str) -> PythonPlan:
+    types = PythonTypes(manifest.defs)
+    roots: list[tuple[dict[str, Any], Any]] = []
+    for entry in manifest.apis:
+        if entry.params is not None:
+            roots.append((entry.params, "input"))
+        roots.append((entry.chunk or entry.result or {}, "output"))
+    roots.extend((fail.data, "output") for fail in manifest.fail_codes)
+    types.plan(roots)
+
+    spec_names: set[str] = set()
+    aliases: list[PyAlias] = []
+    apis = [_api(entry, types, spec_names, aliases) for entry in manifest.apis]
+    fails = [
+        PyFail(
+            code=fail.code,
+            class_name=types_claim(types, _fail_class_name(fail.code)),
+            doc=fail.doc,
+            data_type=types.type_of(fail.data, "output"),
+            data_default="None" if fail.data.get("type") == "null" else None,
+        )
+        for fail in manifest.fail_codes
+    ]
+    root = PyNode(path="", attribute="")
+    for api in apis:
+        _insert(root, api)
+    for node in root.walk():
+        if node is not root:
+            name = _pascal(node.path)
+            suffix = ("" if name.endswith("Api") else "Api") if node.api else "Apis"
+            node.class_name = types_claim(types, name + suffix)
+    return PythonPlan(
+        app=manifest.app,
+        source=source,
+        digest=hashlib.sha256(manifest_bytes).hexdigest()[:16],
+        declarations=[*types.declarations(), *sorted(aliases, key=lambda alias: alias.name)],
+        apis=apis,
+        root=root,
+        fails=fails,
+        fail_codes_python=manifest.fail_codes_python,
+    )
+
+
+def types_claim(types: PythonTypes, name: str) -> str:
+    """A class name of the client's own, kept apart from the app's type names."""
+    candidate, counter = name, 2
+    while candidate in types.taken_names:
+        candidate, counter = f"{name}{counter}", counter + 1
+    types.taken_names.add(candidate)
+    return candidate
+
+
+_INLINE = frozenset({"str", "int", "float", "bool", "None", "bytes", "Any"})
+
+
+def _root_type(
+    expression: str, name: str, types: PythonTypes, aliases: list[PyAlias], doc: str
+) -> str:
+    """A root type as the client names it: an alias in `models.py` unless it is a plain name."""
+    if expression in _INLINE or expression in types.declared_names:
+        return expression
+    alias = types_claim(types, name)
+    aliases.append(PyAlias(alias, doc, expression))
+    return alias
+
+
+def _api(
+    entry: ApiEntry, types: PythonTypes, spec_names: set[str], aliases: list[PyAlias]
+) -> PyApi:
+    base = "_" + python_identifier(entry.path.replace("/", "_")).upper().strip("_")
+    spec_name, counter = base, 2
+    while spec_name in spec_names:
+        spec_name, counter = f"{base}_{counter}", counter + 1
+    spec_names.add(spec_name)
+    output = entry.chunk if entry.kind == "stream" else entry.result
+    pascal = _pascal(entry.path)
+    params_type = None
+    if entry.params is not None:
+        params_type = _root_type(
+            types.type_of(entry.params, "input"),
+            f"{pascal}Params",
+            types,
+            aliases,
+            f"The params of `{entry.path}`.",
+        )
+    role = "Chunk" if entry.kind == "stream" else "Result"
+    output_type = _root_type(
+        types.type_of(output or {}, "output"),
+        f"{pascal}{role}",
+        types,
+        aliases,
+        f"A chunk of `{entry.path}`."
+        if entry.kind == "stream"
+        else f"The result of `{entry.path}`.",
+    )
+    return PyApi(
+        path=entry.path,
+        kind=entry.kind,
+        spec_name=spec_name,
+        params_type=params_type,
+        output_type=output_type,
+        doc=entry.doc,
+        source=f"{entry.source.file}:{entry.source.line}" if entry.source else None,
+        module=entry.python.module,
+        function=entry.python.name,
+    )
+
+
+def _insert(root: PyNode, api: PyApi) -> None:
+    node = root
+    for depth, segment in enumerate(api.path.split("/")):
+        attribute = python_identifier(segment)
+        if attribute in _CLIENT_MEMBERS or attribute.startswith("_"):
+            attribute = f"{attribute.strip('_')}_"
+        path = "/".join(api.path.split("/")[: depth + 1])
+        child = node.children.get(attribute)
+        if child is None:
+            child = node.children[attribute] = PyNode(path=path, attribute=attribute)
+        node = child
+    node.api = api
+
+
+def _fail_class_name(code: str) -> str:
+    name = _pascal(code.lower())
+    return name if name.endswith("Fail") else f"{name}Fail"

@@ -1,0 +1,312 @@
+"""JSON Schema to Python types: the declarations and type expressions of generated clients.
+
+What clients send (params) becomes `TypedDict`s, so a dict literal is checked key by key;
+what they receive (chunks, results, fail data) becomes pydantic models, validated on arrival.
+A definition used both ways gets both: the model keeps the app's name, the `TypedDict` takes
+an `Input` suffix. Templates only lay out what this module decides.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from pydantic import BaseModel
+
+__all__ = [
+    "Declaration",
+    "PyAlias",
+    "PyEnum",
+    "PyField",
+    "PyModel",
+    "PyTypedDict",
+    "PythonTypes",
+    "Side",
+    "python_identifier",
+]
+
+Side = Literal["input", "output"]
+
+RESERVED_NAMES = frozenset(
+    {
+        "Annotated", "Any", "ApiSpec", "AsyncClient", "AsyncClientCore", "AsyncStreamCall",
+        "BaseModel", "Client", "ClientCore", "ConfigDict", "Decimal", "Enum", "ExecuteResult",
+        "Fail", "Failure", "Field", "IntEnum", "Literal", "Mapping", "NotRequired", "StreamCall",
+        "StreamResult", "StrEnum", "Success", "TypeAlias", "TypedDict", "UUID", "date",
+        "datetime", "httpx", "overload", "time", "timedelta",
+    }
+)  # fmt: skip
+
+_MODEL_ATTRIBUTES = frozenset(dir(BaseModel))
+_STRING_FORMATS = {
+    "date-time": "datetime",
+    "date": "date",
+    "time": "time",
+    "duration": "timedelta",
+    "uuid": "UUID",
+    "uuid1": "UUID",
+    "uuid3": "UUID",
+    "uuid4": "UUID",
+    "uuid5": "UUID",
+    "binary": "bytes",
+    "base64": "bytes",
+}
+_PRIMITIVES = {"integer": "int", "number": "float", "boolean": "bool", "null": "None"}
+
+
+def python_identifier(text: str) -> str:
+    """A valid, non-keyword identifier close to `text`."""
+    name = re.sub(r"\W", "_", text.replace("-", "_"))
+    if not name or name[0].isdigit():
+        name = f"_{name}"
+    return f"{name}_" if keyword.iskeyword(name) else name
+
+
+def python_literal(value: Any) -> str:
+    """Python source for a JSON value."""
+    if isinstance(value, dict):
+        pairs = cast(dict[str, Any], value).items()
+        return "{" + ", ".join(f"{python_literal(k)}: {python_literal(v)}" for k, v in pairs) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(python_literal(item) for item in cast(list[Any], value)) + "]"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return repr(value)
+
+
+@dataclass(frozen=True, slots=True)
+class PyField:
+    name: str
+    """The attribute (model) or key (TypedDict)."""
+    wire_name: str
+    type: str
+    required: bool
+    default: str | None = None
+    doc: str | None = None
+
+    @property
+    def aliased(self) -> bool:
+        return self.name != self.wire_name
+
+
+@dataclass(frozen=True, slots=True)
+class PyModel:
+    macro = "model"
+    name: str
+    doc: str | None
+    fields: tuple[PyField, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PyTypedDict:
+    macro = "typed_dict"
+    name: str
+    doc: str | None
+    fields: tuple[PyField, ...]
+
+    @property
+    def functional(self) -> bool:
+        """Keys that are not identifiers need `TypedDict("Name", {...})`."""
+        return any(
+            not f.wire_name.isidentifier() or keyword.iskeyword(f.wire_name) for f in self.fields
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PyEnum:
+    macro = "enum"
+    name: str
+    doc: str | None
+    base: str
+    members: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PyAlias:
+    macro = "alias"
+    name: str
+    doc: str | None
+    expression: str
+
+
+Declaration = PyModel | PyTypedDict | PyEnum | PyAlias
+
+
+@dataclass
+class PythonTypes:
+    """Converts the manifest's schemas; ask for root types, then read `declarations()`."""
+
+    defs: dict[str, dict[str, Any]]
+    _sides: dict[str, set[Side]] = field(default_factory=dict[str, set[Side]])
+    _names: dict[tuple[str, Side], str] = field(default_factory=dict[tuple[str, Side], str])
+    taken_names: set[str] = field(default_factory=lambda: set(RESERVED_NAMES))
+
+    def plan(self, roots: list[tuple[dict[str, Any], Side]]) -> None:
+        """Record every definition the roots reach, and on which side, then name them."""
+        pending = list(roots)
+        while pending:
+            schema, side = pending.pop()
+            for ref in _refs(schema):
+                target_side: Side = "output" if self._is_shared(ref) else side
+                sides = self._sides.setdefault(ref, set())
+                if target_side not in sides:
+                    sides.add(target_side)
+                    pending.append((self.defs[ref], side))
+        for ref in sorted(self._sides):
+            for side in sorted(self._sides[ref], key=lambda s: s != "output"):
+                self._names[(ref, side)] = self._claim(ref, side)
+
+    def _is_shared(self, ref: str) -> bool:
+        """Enums are one class for both sides."""
+        return "enum" in self.defs[ref] and "properties" not in self.defs[ref]
+
+    def _claim(self, ref: str, side: Side) -> str:
+        base = python_identifier(ref)
+        if side == "input" and "output" in self._sides[ref]:
+            base = f"{base}Input"
+        name, counter = base, 2
+        while name in self.taken_names:
+            name = f"{base}Model" if counter == 2 else f"{base}Model{counter}"
+            counter += 1
+        self.taken_names.add(name)
+        return name
+
+    @property
+    def declared_names(self) -> set[str]:
+        return set(self._names.values())
+
+    def name_of(self, ref: str, side: Side) -> str:
+        return self._names[(ref, "output" if self._is_shared(ref) else side)]
+
+    def declarations(self) -> Iterator[Declaration]:
+        """Enums, then classes, then aliases, each group in name order: stable output."""
+        made = [self._declare(ref, side) for (ref, side) in self._names]
+        order = {"enum": 0, "model": 1, "typed_dict": 1, "alias": 2}
+        yield from sorted(made, key=lambda d: (order[d.macro], d.name))
+
+    def _declare(self, ref: str, side: Side) -> Declaration:
+        schema = self.defs[ref]
+        name = self._names[(ref, side)]
+        doc = schema.get("description")
+        if "properties" in schema or (
+            schema.get("type") == "object" and "additionalProperties" not in schema
+        ):
+            fields = tuple(self._fields(schema, side))
+            return (
+                PyModel(name, doc, fields) if side == "output" else PyTypedDict(name, doc, fields)
+            )
+        if "enum" in schema:
+            values = schema["enum"]
+            base = "IntEnum" if all(isinstance(v, int) for v in values) else "StrEnum"
+            members = tuple((_member_name(v), python_literal(v)) for v in values)
+            return PyEnum(name, doc, base, members)
+        return PyAlias(name, doc, self.type_of(schema, side))
+
+    def _fields(self, schema: dict[str, Any], side: Side) -> Iterator[PyField]:
+        required = set(schema.get("required", ()))
+        taken: set[str] = set()
+        for wire_name, property_schema in schema.get("properties", {}).items():
+            type_ = self.type_of(property_schema, side)
+            is_required = wire_name in required
+            default = None
+            if side == "output" and not is_required:
+                default = _default_source(property_schema)
+                is_required = default is None
+            name = wire_name if side == "input" else _attribute_name(wire_name, taken)
+            taken.add(name)
+            doc = property_schema.get("description")
+            yield PyField(name, wire_name, type_, is_required, default, doc)
+
+    def type_of(self, schema: dict[str, Any], side: Side) -> str:
+        """The Python type expression of a schema."""
+        if "$ref" in schema:
+            return self.name_of(schema["$ref"].removeprefix("#/$defs/"), side)
+        if "const" in schema:
+            return f"Literal[{python_literal(schema['const'])}]"
+        if "enum" in schema:
+            return "Literal[" + ", ".join(python_literal(v) for v in schema["enum"]) + "]"
+        for key in ("anyOf", "oneOf"):
+            if key in schema:
+                union = _union([self.type_of(option, side) for option in schema[key]])
+                discriminator = schema.get("discriminator", {}).get("propertyName")
+                if discriminator and side == "output":
+                    return f'Annotated[{union}, Field(discriminator="{discriminator}")]'
+                return union
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            kinds = cast(list[str], kind)
+            return _union([self.type_of({**schema, "type": one}, side) for one in kinds])
+        if kind == "string":
+            return _STRING_FORMATS.get(schema.get("format", ""), "str")
+        if kind in _PRIMITIVES:
+            return _PRIMITIVES[kind]
+        if kind == "array":
+            return self._array(schema, side)
+        if kind == "object":
+            values = schema.get("additionalProperties")
+            value_type = self.type_of(_object(values), side) if isinstance(values, dict) else "Any"
+            return f"dict[str, {value_type}]"
+        return "Any"
+
+    def _array(self, schema: dict[str, Any], side: Side) -> str:
+        if "prefixItems" in schema:
+            items = [self.type_of(item, side) for item in schema["prefixItems"]]
+            if isinstance(schema.get("items"), dict):
+                return (
+                    f"tuple[{', '.join(items)}, *tuple[{self.type_of(schema['items'], side)}, ...]]"
+                )
+            return f"tuple[{', '.join(items)}]" if items else "tuple[()]"
+        items = schema.get("items")
+        item_type = self.type_of(_object(items), side) if isinstance(items, dict) else "Any"
+        return f"set[{item_type}]" if schema.get("uniqueItems") else f"list[{item_type}]"
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return cast(dict[str, Any], value)
+
+
+def _refs(schema: Any) -> Iterator[str]:
+    if isinstance(schema, dict):
+        for key, value in _object(schema).items():
+            if key == "$ref" and isinstance(value, str):
+                yield value.removeprefix("#/$defs/")
+            elif key != "discriminator":
+                yield from _refs(value)
+    elif isinstance(schema, list):
+        for item in cast(list[Any], schema):
+            yield from _refs(item)
+
+
+def _union(types: list[str]) -> str:
+    unique = list(dict.fromkeys(types))
+    # `None` last, as people write it.
+    unique.sort(key=lambda t: t == "None")
+    return " | ".join(unique)
+
+
+def _default_source(schema: dict[str, Any]) -> str | None:
+    if "default" not in schema:
+        return None
+    value = schema["default"]
+    if value is not None and ("$ref" in schema or "enum" in schema):
+        return None  # the server always sends it; its value needs the type to be rebuilt
+    return python_literal(value)
+
+
+def _attribute_name(wire_name: str, taken: set[str]) -> str:
+    name = python_identifier(wire_name)
+    if name.startswith("_") or name in _MODEL_ATTRIBUTES:
+        name = f"{name.lstrip('_')}_"
+    while name in taken:
+        name = f"{name}_"
+    return name
+
+
+def _member_name(value: Any) -> str:
+    if isinstance(value, str):
+        name = python_identifier(value).upper()
+        return name if not name.startswith("_") else f"VALUE{name}"
+    return f"VALUE_{value}".replace("-", "MINUS_")

@@ -1,0 +1,1 @@
+"""What generated code imports: the wire format, the server glue and the client streams."""

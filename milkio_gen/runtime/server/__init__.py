@@ -1,0 +1,5 @@
+"""The server side: Litestar routes that speak Milkio's protocol for the app's actions."""
+
+from .router import ServerSettings, bind, create_app, create_router
+
+__all__ = ["ServerSettings", "bind", "create_app", "create_router"]

@@ -1,0 +1,227 @@
+"""Litestar glue: one ASGI route per API, speaking Milkio's protocol."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Litestar, Router
+from litestar.handlers import ASGIRouteHandler
+from litestar.types import HTTPResponseStartEvent, Receive, Scope, Send
+
+from ...context import Context
+from ...fails import FailCodes, Reject
+from .. import sse
+from ..wire import ENVELOPE_PREFIX, HANDSHAKE_DATA, fail_envelope, success_envelope
+from .binding import ApiBinding, Fail, FailBook, ParamsRejected
+from .execute_id import new_execute_id
+from .stream import pump_stream
+
+__all__ = ["ServerSettings", "bind", "create_app", "create_router"]
+
+logger = logging.getLogger("milkio_gen.server")
+
+_JSON_HEADERS = [(b"content-type", b"application/json"), (b"cache-control", b"no-cache")]
+_STREAM_HEADERS = [
+    (b"content-type", b"text/event-stream"),
+    (b"cache-control", b"no-cache, no-transform"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """How the server treats requests and streams."""
+
+    max_body_size: int = 1024 * 1024
+    """Largest request body accepted, in bytes; larger ones fail with `PAYLOAD_TOO_LARGE`."""
+    stream_buffer_events: int = 32
+    """Events a stream may hold ahead of the client before the action is paused."""
+
+
+def bind(path: str, function: Callable[..., Any]) -> ApiBinding:
+    """Pair an API path with its action; generated servers list one `bind` per API."""
+    return ApiBinding.create(path, function)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class _ApiServer:
+    def __init__(self, fail_codes: FailCodes | None, settings: ServerSettings) -> None:
+        self.fails = FailBook(fail_codes)
+        self.settings = settings
+
+    async def handle(self, binding: ApiBinding | None, scope: Scope, receive: Receive, send: Send):
+        execute_id = new_execute_id()
+        wants_stream = _accepts_event_stream(scope)
+        respond = self._respond_stream if wants_stream else self._respond_json
+
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await respond(send, execute_id, self.fails.make("NOT_ALLOW_METHOD"))
+        if binding is None:
+            return await respond(send, execute_id, self.fails.make("NOT_FOUND"))
+        try:
+            body = await _read_body(receive, self.settings.max_body_size)
+        except _BodyTooLarge:
+            limit = {"limit": self.settings.max_body_size}
+            return await respond(send, execute_id, self.fails.make("PAYLOAD_TOO_LARGE", limit))
+        if binding.is_stream != wants_stream:
+            return await respond(send, execute_id, self._kind_mismatch(binding))
+        try:
+            params = binding.parse_params(body)
+        except ParamsRejected as rejected:
+            return await respond(
+                send, execute_id, self.fails.make("TYPE_SAFE_ERROR", rejected.data)
+            )
+
+        context = Context(
+            execute_id=execute_id,
+            path=binding.path,
+            meta=binding.meta,
+            scope=scope,
+            receive=receive,
+        )
+        if not binding.is_stream:
+            try:
+                data = binding.encode_output(await binding.call(params, context))
+            except Exception as error:
+                return await respond(send, execute_id, self._fail_for(error, binding, execute_id))
+            body = success_envelope(execute_id, data)
+            return await _send_response(send, _JSON_HEADERS, body)
+
+        try:
+            chunks = binding.call(params, context)
+        except Exception as error:
+            return await respond(send, execute_id, self._fail_for(error, binding, execute_id))
+        handshake = sse.encode_event(ENVELOPE_PREFIX + success_envelope(execute_id, HANDSHAKE_DATA))
+        await send(_start(_STREAM_HEADERS))
+        await send({"type": "http.response.body", "body": handshake, "more_body": True})
+
+        def on_error(error: BaseException) -> bytes:
+            fail = self._fail_for(error, binding, execute_id)
+            return ENVELOPE_PREFIX + fail_envelope(execute_id, fail.code, fail.message, fail.data)
+
+        await pump_stream(
+            chunks,
+            send=send,
+            receive=receive,
+            encode_chunk=binding.encode_output,
+            on_error=on_error,
+            buffer_limit=self.settings.stream_buffer_events,
+        )
+
+    def _fail_for(self, error: BaseException, binding: ApiBinding, execute_id: str) -> Fail:
+        """The fail an exception of the action becomes; anything unexpected is logged, not sent."""
+        if isinstance(error, Reject):
+            try:
+                return self.fails.make(error.code, error.data)
+            except Exception:
+                logger.exception(
+                    "[%s] %s rejected with an undeclared code or wrong data: %r",
+                    execute_id,
+                    binding.path,
+                    error.code,
+                )
+                return self.fails.make("INTERNAL_SERVER_ERROR")
+        logger.error(
+            "[%s] %s raised",
+            execute_id,
+            binding.path,
+            exc_info=error,
+            extra={"execute_id": execute_id},
+        )
+        return self.fails.make("INTERNAL_SERVER_ERROR")
+
+    def _kind_mismatch(self, binding: ApiBinding) -> Fail:
+        if binding.is_stream:
+            data = {
+                "expected": "stream",
+                "hint": f"'{binding.path}' is a stream API: send 'Accept: text/event-stream' "
+                "(execute_stream in the clients)",
+            }
+        else:
+            data = {
+                "expected": "plain",
+                "hint": f"'{binding.path}' is a plain API: do not send "
+                "'Accept: text/event-stream' (execute in the clients)",
+            }
+        return self.fails.make("CALL_KIND_MISMATCH", data)
+
+    async def _respond_json(self, send: Send, execute_id: str, fail: Fail) -> None:
+        body = fail_envelope(execute_id, fail.code, fail.message, fail.data)
+        await _send_response(send, _JSON_HEADERS, body)
+
+    async def _respond_stream(self, send: Send, execute_id: str, fail: Fail) -> None:
+        envelope = fail_envelope(execute_id, fail.code, fail.message, fail.data)
+        await _send_response(send, _STREAM_HEADERS, sse.encode_event(ENVELOPE_PREFIX + envelope))
+
+
+def _accepts_event_stream(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"accept" and b"text/event-stream" in value:
+            return True
+    return False
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks)
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _start(headers: list[tuple[bytes, bytes]]) -> HTTPResponseStartEvent:
+    return {"type": "http.response.start", "status": 200, "headers": headers}
+
+
+async def _send_response(send: Send, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send(_start([*headers, (b"content-length", str(len(body)).encode())]))
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def create_router(
+    apis: Iterable[ApiBinding],
+    *,
+    fail_codes: FailCodes | None = None,
+    path: str = "/",
+    settings: ServerSettings | None = None,
+    catch_unknown_paths: bool = True,
+) -> Router:
+    """A Litestar router serving `apis` under `path`, to mount into any Litestar app.
+
+    With `catch_unknown_paths`, any other POST under `path` answers `NOT_FOUND` in the
+    protocol's form rather than Litestar's 404 page.
+    """
+    server = _ApiServer(fail_codes, settings or ServerSettings())
+    handlers: list[ASGIRouteHandler] = []
+    for binding in apis:
+        handlers.append(_route(server, binding, f"/{binding.path}"))
+    if catch_unknown_paths:
+        handlers.append(_route(server, None, "/", is_mount=True))
+    return Router(path=path, route_handlers=handlers)
+
+
+def _route(server: _ApiServer, binding: ApiBinding | None, path: str, *, is_mount: bool = False):
+    async def handle(scope: Scope, receive: Receive, send: Send) -> None:
+        await server.handle(binding, scope, receive, send)
+
+    name = f"milkio:{binding.path}" if binding else "milkio:not-found"
+    return ASGIRouteHandler(path=path, name=name, is_mount=is_mount)(handle)
+
+
+def create_app(router: Router, **litestar_options: Any) -> Litestar:
+    """A Litestar app serving `router`; options go to `Litestar(...)` unchanged."""
+    return Litestar(route_handlers=[router], **litestar_options)

@@ -1,0 +1,141 @@
+"""Reading an action's signature: its kind, params type and chunk or result type."""
+
+from __future__ import annotations
+
+import collections.abc
+import inspect
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from .context import Context
+
+__all__ = ["ApiSignature", "SignatureError", "read_signature", "source_location"]
+
+Kind = Literal["plain", "stream"]
+
+_STREAM_ORIGINS = (
+    collections.abc.AsyncIterator,
+    collections.abc.AsyncIterable,
+    collections.abc.AsyncGenerator,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiSignature:
+    kind: Kind
+    params_type: Any
+    """The params type, or `None` when the action takes no params."""
+    output_type: Any
+    """The chunk type of a stream API, the result type of a plain one."""
+    takes_context: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+class SignatureError(Exception):
+    """An action whose signature cannot be carried, with where it is and how to fix it."""
+
+    def __init__(self, problem: str, fix: str, location: SourceLocation | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.fix = fix
+        self.location = location
+
+    def __str__(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        return f"{where}{self.problem}\n  fix: {self.fix}"
+
+
+def source_location(function: Any, root: Path | None = None) -> SourceLocation | None:
+    try:
+        file = Path(inspect.getsourcefile(function) or "")
+        _, line = inspect.getsourcelines(function)
+    except (OSError, TypeError):
+        return None
+    root = root or Path.cwd()
+    try:
+        shown = file.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        shown = file.as_posix()
+    return SourceLocation(shown, line)
+
+
+def read_signature(function: Any) -> ApiSignature:
+    """Read what an API takes and gives; raise `SignatureError` saying what to write instead."""
+    location = source_location(function)
+    name = getattr(function, "__qualname__", repr(function))
+
+    def fail(problem: str, fix: str) -> SignatureError:
+        return SignatureError(f"{name}: {problem}", fix, location)
+
+    if inspect.isgeneratorfunction(function):
+        raise fail(
+            "is a sync generator", "write `async def` with `yield` and `-> AsyncIterator[T]`"
+        )
+    is_stream = inspect.isasyncgenfunction(function)
+    if not is_stream and not inspect.iscoroutinefunction(function):
+        raise fail("is not an async function", "write it as `async def`")
+
+    try:
+        hints = typing.get_type_hints(function, include_extras=True)
+    except Exception as error:
+        raise fail(
+            f"its annotations cannot be resolved ({error})",
+            "import every type the signature names at module level",
+        ) from error
+
+    parameters = list(inspect.signature(function).parameters.values())
+    params_type: Any = None
+    takes_context = False
+    for position, parameter in enumerate(parameters):
+        if parameter.kind not in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
+            raise fail(
+                f"parameter {parameter.name!r} is not positional",
+                "take `(params: Params, context: Context)`",
+            )
+        annotation = hints.get(parameter.name, inspect.Parameter.empty)
+        if annotation is Context:
+            takes_context = True
+            continue
+        if position > 0 or takes_context:
+            raise fail(
+                f"parameter {parameter.name!r} is neither the params nor the context",
+                "take `(params: Params, context: Context)`",
+            )
+        if annotation is inspect.Parameter.empty:
+            raise fail(
+                f"parameter {parameter.name!r} has no type annotation",
+                f"annotate it: `{parameter.name}: Params` with a pydantic model, TypedDict "
+                "or dataclass",
+            )
+        params_type = annotation
+    if len(parameters) > 2:
+        raise fail("takes more than two parameters", "take `(params: Params, context: Context)`")
+
+    if "return" not in hints:
+        fix = "annotate `-> AsyncIterator[Chunk]`" if is_stream else "annotate `-> Result`"
+        raise fail("has no return annotation", fix)
+    returned = hints["return"]
+    if not is_stream:
+        if get_origin(returned) in _STREAM_ORIGINS:
+            raise fail(
+                "is annotated as a stream but does not `yield`",
+                "yield its chunks in the action itself (`async def` with `yield`)",
+            )
+        return ApiSignature("plain", params_type, returned, takes_context)
+
+    if get_origin(returned) not in _STREAM_ORIGINS or not get_args(returned):
+        raise fail(
+            f"yields, but its return annotation is {returned!r}",
+            "annotate `-> AsyncIterator[Chunk]` (or AsyncIterable / AsyncGenerator[Chunk, None])",
+        )
+    return ApiSignature("stream", params_type, get_args(returned)[0], takes_context)
