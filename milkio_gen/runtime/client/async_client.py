@@ -62,7 +62,6 @@ class AsyncStreamCall(Generic[ChunkT, FailT]):
             return current
         if self._started:
             raise RuntimeError("this call's stream was already consumed; start a new call")
-        self._started = True
         generator = self._run()
         self._stream = weakref.ref(generator)
         return generator
@@ -91,6 +90,7 @@ class AsyncStreamCall(Generic[ChunkT, FailT]):
         await self.aclose()
 
     async def _run(self) -> AsyncGenerator[ChunkT, None]:
+        self._started = True
         client, reader = self._client, self._reader
         request = client.http.build_request(
             "POST",

@@ -31,9 +31,9 @@ STREAM_ACCEPT = "text/event-stream"
 
 
 def load_envelope(data: bytes) -> dict[str, Any] | None:
-    """A result envelope as a dict, or None when the bytes are not one."""
+    """A result envelope as a dict (its TSON still encoded), or None when it is not one."""
     try:
-        envelope = orjson.loads(tson.json_bytes(data))
+        envelope = orjson.loads(data)
     except orjson.JSONDecodeError:
         return None
     return cast(dict[str, Any], envelope) if isinstance(envelope, dict) else None
@@ -80,8 +80,8 @@ class Codec(Generic[FailT]):
     def fail_from(self, envelope: Mapping[str, Any]) -> Failure[FailT]:
         execute_id = envelope.get("executeId")
         try:
-            fail = self._fail_adapter.validate_json(orjson.dumps(envelope.get("fail")))
-        except ValidationError:
+            fail = self._fail_adapter.validate_json(tson.json_bytes(orjson.dumps(envelope["fail"])))
+        except (KeyError, ValidationError):
             return self.network_error(f"the server sent an unknown fail: {envelope.get('fail')!r}")
         return Failure(fail, execute_id if isinstance(execute_id, str) else None)
 
@@ -92,7 +92,7 @@ class Codec(Generic[FailT]):
         if envelope.get("success") is not True:
             return self.fail_from(envelope)
         try:
-            data = spec.adapter.validate_json(orjson.dumps(envelope.get("data")))
+            data = spec.adapter.validate_json(tson.json_bytes(orjson.dumps(envelope.get("data"))))
         except ValidationError as error:
             detail = type_safe_error(error.errors()[0], "$result").model_dump()
             return self.client_fail("TYPE_SAFE_ERROR", detail)

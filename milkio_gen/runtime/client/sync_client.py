@@ -54,7 +54,6 @@ class StreamCall(Generic[ChunkT, FailT]):
             return current
         if self._started:
             raise RuntimeError("this call's stream was already consumed; start a new call")
-        self._started = True
         generator = self._run()
         self._stream = weakref.ref(generator)
         return generator
@@ -83,6 +82,7 @@ class StreamCall(Generic[ChunkT, FailT]):
         self.close()
 
     def _run(self) -> Generator[ChunkT, None, None]:
+        self._started = True
         client, reader = self._client, self._reader
         request = client.http.build_request(
             "POST",

@@ -219,7 +219,7 @@ def _route(server: _ApiServer, binding: ApiBinding | None, path: str, *, is_moun
         await server.handle(binding, scope, receive, send)
 
     name = f"milkio:{binding.path}" if binding else "milkio:not-found"
-    return ASGIRouteHandler(path=path, name=name, is_mount=is_mount)(handle)
+    return ASGIRouteHandler(path=path, name=name, is_mount=is_mount, copy_scope=False)(handle)
 
 
 def create_app(router: Router, **litestar_options: Any) -> Litestar:

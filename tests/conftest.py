@@ -1,0 +1,153 @@
+"""Fixtures: real uvicorn servers on 127.0.0.1 with ephemeral ports, and generated packages."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import uvicorn
+
+from milkio_gen.build import build
+from milkio_gen.config import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class RunningServer:
+    base_url: str
+    server: uvicorn.Server
+
+
+def serve_in_thread(app: Any) -> Iterator[RunningServer]:
+    """Run `app` under uvicorn in a thread, as httpx's own tests do, until the test is done."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield RunningServer(f"http://127.0.0.1:{port}", server)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@dataclass
+class GeneratedPackage:
+    directory: Path
+    client: ModuleType
+    server: ModuleType
+
+
+def build_package(app: str, destination: Path, name: str) -> GeneratedPackage:
+    """Build `app` into `destination/name` and import the result."""
+    config = load_config(
+        ROOT,
+        app=app,
+        schema=destination / name / "schema" / "manifest.json",
+        out=destination / name,
+    )
+    build(config)
+    if str(destination) not in sys.path:
+        sys.path.insert(0, str(destination))
+    return GeneratedPackage(
+        destination / name,
+        importlib.import_module(f"{name}.client"),
+        importlib.import_module(f"{name}.server"),
+    )
+
+
+@pytest.fixture(scope="session")
+def probe(tmp_path_factory: pytest.TempPathFactory) -> GeneratedPackage:
+    """The probe app of the tests, built into a temporary package `probe_gen`."""
+    return build_package("tests.probe_app", tmp_path_factory.mktemp("probe"), "probe_gen")
+
+
+@pytest.fixture(scope="session")
+def probe_server(probe: GeneratedPackage) -> Iterator[RunningServer]:
+    yield from serve_in_thread(probe.server.app)
+
+
+@pytest.fixture(scope="session")
+def example_server() -> Iterator[RunningServer]:
+    """The example app, served from the committed `generated/` package."""
+    from generated.server import app
+
+    yield from serve_in_thread(app)
+
+
+def _read_request(connection: Any) -> None:
+    """Read a whole request, so closing the socket afterwards is a clean close, not a reset."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        piece = connection.recv(65536)
+        if not piece:
+            return
+        data += piece
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        piece = connection.recv(65536)
+        if not piece:
+            return
+        body += piece
+
+
+@pytest.fixture
+def raw_http_server() -> Iterator[Any]:
+    """A TCP server on 127.0.0.1 that answers every connection with the bytes it is given.
+
+    For what a real server of ours never sends: truncated streams, wrong content types,
+    invalid chunks.
+    """
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    state: dict[str, Any] = {"response": b"", "stop": False}
+
+    def serve() -> None:
+        while not state["stop"]:
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with connection:
+                connection.settimeout(2)
+                try:
+                    _read_request(connection)
+                    connection.sendall(state["response"])
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+
+    def respond(response: bytes) -> str:
+        state["response"] = response
+        return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+    try:
+        yield respond
+    finally:
+        state["stop"] = True
+        thread.join(timeout=5)
+        listener.close()
