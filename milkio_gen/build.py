@@ -41,12 +41,22 @@ def render_files(config: BuildConfig) -> tuple[Manifest, dict[Path, bytes]]:
         generate_python(
             manifest,
             manifest_bytes,
-            source=config.schema.as_posix(),
+            source=_shown(config.schema, config.root),
             out=config.out,
             project_root=config.root,
         )
     )
     return manifest, files
+
+
+def _shown(path: Path, root: Path) -> str:
+    """A path as generated headers name it: relative to the project, never machine-specific."""
+    if not path.is_absolute():
+        return path.as_posix()
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.name
 
 
 def build(config: BuildConfig, *, check: bool = False) -> BuildReport:

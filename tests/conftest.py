@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import uvicorn
-
 from milkio_gen.build import build
 from milkio_gen.config import load_config
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-
 from milkio_gen.runtime.client import Failure, Success
+
 from tests.conftest import GeneratedPackage, RunningServer
 
 VALUES = {

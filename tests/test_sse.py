@@ -9,7 +9,6 @@ from httpx_sse._decoders import SSEDecoder as HttpxDecoder
 from httpx_sse._decoders import SSELineDecoder
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from milkio_gen.runtime.sse import PING, ServerSentEvent, SSEDecoder, encode_event
 
 Ev = ServerSentEvent

@@ -15,10 +15,9 @@ import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from milkio_gen.runtime.tson import decode, dumps, json_bytes, to_json_compatible, to_wire
 from pydantic import AnyUrl, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
-
-from milkio_gen.runtime.tson import decode, dumps, json_bytes, to_json_compatible, to_wire
 
 VECTORS_FILE = Path("/work/shared/reference/tson-vectors.json")
 VECTORS: dict[str, dict[str, Any]] = {

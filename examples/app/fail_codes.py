@@ -1,8 +1,7 @@
 """The example app's own fail codes."""
 
-from pydantic import BaseModel
-
 from milkio_gen import FailCodes
+from pydantic import BaseModel
 
 fail_codes = FailCodes()
 

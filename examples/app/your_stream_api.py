@@ -2,9 +2,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 
-from pydantic import BaseModel
-
 from milkio_gen import Context, define_api
+from pydantic import BaseModel
 
 
 class Params(BaseModel):

@@ -19,7 +19,8 @@ def _requests_for(api: FoundApi, signature: ApiSignature) -> list[SchemaRequest]
     requests: list[SchemaRequest] = []
     if signature.params_type is not None:
         requests.append(SchemaRequest(("params", api.path), "validation", signature.params_type))
-    requests.append(SchemaRequest(("output", api.path), "serialization", signature.output_type))
+    role = "chunk" if signature.kind == "stream" else "result"
+    requests.append(SchemaRequest((role, api.path), "serialization", signature.output_type))
     return requests
 
 
@@ -99,7 +100,7 @@ def extract(app: str) -> Manifest:
 def _api_entry(
     api: FoundApi, signature: ApiSignature, schemas: dict[SchemaKey, dict[str, Any]]
 ) -> ApiEntry:
-    output = schemas[("output", api.path)]
+    output = schemas[("chunk" if signature.kind == "stream" else "result", api.path)]
     doc = inspect.getdoc(api.definition.function)
     return ApiEntry(
         path=api.path,

@@ -50,7 +50,12 @@ def core_schema_of(request: SchemaRequest) -> CoreSchema:
     try:
         return TypeAdapter(request.type).core_schema
     except (PydanticSchemaGenerationError, TypeError, NameError) as error:
-        raise TypeNotCarried(request.key, str(error).split("\n")[0]) from error
+        raise TypeNotCarried(request.key, _first_sentence(error)) from error
+
+
+def _first_sentence(error: Exception) -> str:
+    """Pydantic's own advice (such as `arbitrary_types_allowed`) does not apply here."""
+    return str(error).split("\n")[0].split(". ")[0].rstrip(".")
 
 
 def build_schemas(requests: list[SchemaRequest], app: str) -> SchemaSet:
@@ -66,7 +71,7 @@ def build_schemas(requests: list[SchemaRequest], app: str) -> SchemaSet:
             try:
                 _Generator().generate(schema, mode=mode)
             except PydanticInvalidForJsonSchema as single:
-                raise TypeNotCarried(key, str(single).split("\n")[0]) from error
+                raise TypeNotCarried(key, _first_sentence(single)) from error
         raise
     renames = _readable_names(sorted(defs), app)
     schemas = {key: _rename_refs(schema, renames) for (key, _), schema in generated.items()}

@@ -38,9 +38,19 @@ def _run(arguments: list[str], source: str, cwd: Path) -> str:
     return completed.stdout
 
 
+def _settings_dir(filename: Path) -> Path:
+    """Ruff finds its settings from here up, as `ruff format <file>` would for the file."""
+    directory = filename.parent.resolve()
+    while not directory.is_dir():
+        directory = directory.parent
+    return directory
+
+
 def format_python(source: str, filename: Path, project_root: Path) -> str:
-    """Sort imports, drop the unused ones and format, under the project's own ruff settings."""
-    name = str(filename)
+    """Sort imports, drop the unused ones and format, under the ruff settings of the output."""
+    target = filename if filename.is_absolute() else project_root / filename
+    cwd = _settings_dir(target)
+    name = str(target)
     fixed = _run(
         [
             "check",
@@ -54,6 +64,6 @@ def format_python(source: str, filename: Path, project_root: Path) -> str:
             "-",
         ],
         source,
-        project_root,
+        cwd,
     )
-    return _run(["format", "--quiet", "--stdin-filename", name, "-"], fixed, project_root)
+    return _run(["format", "--quiet", "--stdin-filename", name, "-"], fixed, cwd)

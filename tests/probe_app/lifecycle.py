@@ -3,9 +3,8 @@
 import asyncio
 from collections.abc import AsyncIterator
 
-from pydantic import BaseModel
-
 from milkio_gen import define_api
+from pydantic import BaseModel
 
 from .recorder import ended, record
 

@@ -3,9 +3,8 @@
 from collections.abc import AsyncIterator
 from datetime import datetime
 
-from pydantic import BaseModel
-
 from milkio_gen import Context, define_api
+from pydantic import BaseModel
 
 
 class Values(BaseModel):

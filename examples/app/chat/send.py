@@ -1,8 +1,7 @@
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, Field
-
 from milkio_gen import define_api
+from pydantic import BaseModel, Field
 
 from .room import Message, publish
 

@@ -1,8 +1,7 @@
 from collections.abc import AsyncIterator
 
-from pydantic import BaseModel, Field
-
 from milkio_gen import Context, define_api
+from pydantic import BaseModel, Field
 
 from .room import Message, subscribe
 

@@ -2,9 +2,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
-
 from milkio_gen import Context, define_api
+from pydantic import BaseModel, Field
 
 
 class Params(BaseModel):

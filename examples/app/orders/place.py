@@ -1,6 +1,5 @@
-from pydantic import BaseModel, Field
-
 from milkio_gen import define_api
+from pydantic import BaseModel, Field
 
 from ..fail_codes import OutOfStock, out_of_stock
 

@@ -1,0 +1,6 @@
+from milkio_gen import define_api
+
+
+@define_api()
+async def action(params) -> int:  # type: ignore[no-untyped-def]
+    return 1
