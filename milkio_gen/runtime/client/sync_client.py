@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Generator, Mapping
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 
 from ..sse import SSEDecoder
-from .async_client import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, stream_timeout
-from .protocol import JSON_ACCEPT, NO_CHUNK, STREAM_ACCEPT, Codec, StreamReader
-from .results import ExecuteResult, StreamResult
+from .base import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, ClientBase, StreamCallBase, Timeout
+from .protocol import NO_CHUNK
+from .results import ExecuteResult
 from .spec import ApiSpec
 
 __all__ = ["ClientCore", "StreamCall"]
@@ -21,7 +20,7 @@ ChunkT = TypeVar("ChunkT")
 FailT = TypeVar("FailT")
 
 
-class StreamCall(Generic[ChunkT, FailT]):
+class StreamCall(StreamCallBase[ChunkT, FailT, Generator[ChunkT, None, None]]):
     """A stream call: `stream` yields typed chunks, `get_result()` tells how it ended.
 
     The request is sent when `stream` is first iterated. Breaking out of the loop, calling
@@ -29,44 +28,15 @@ class StreamCall(Generic[ChunkT, FailT]):
     the action on the server.
     """
 
-    def __init__(
-        self,
-        client: ClientCore[FailT],
-        spec: ApiSpec[ChunkT],
-        params: Any,
-        headers: Mapping[str, str] | None,
-        timeout: float | httpx.Timeout | None,
-    ) -> None:
-        self._client = client
-        self._spec = spec
-        self._params = params
-        self._headers = headers
-        self._timeout = timeout
-        self._reader = StreamReader[ChunkT, FailT](client.codec, spec)
-        # Only the loop holds the generator, so `break` lets it be collected and closed.
-        self._stream: weakref.ref[Generator[ChunkT, None, None]] | None = None
-        self._started = False
+    _client: ClientCore[FailT]
 
     @property
     def stream(self) -> Generator[ChunkT, None, None]:
-        current = self._stream() if self._stream else None
-        if current is not None:
-            return current
-        if self._started:
-            raise RuntimeError("this call's stream was already consumed; start a new call")
-        generator = self._run()
-        self._stream = weakref.ref(generator)
-        return generator
-
-    def get_result(self) -> StreamResult[FailT]:
-        """The result known so far: success after the handshake, else the fail that ended it."""
-        if self._reader.result is None:
-            raise RuntimeError("no result yet: iterate `call.stream` first")
-        return self._reader.result
+        return self._stream_from(self._run)
 
     def close(self) -> None:
         """Stop the stream and close its connection."""
-        current = self._stream() if self._stream else None
+        current = self._current()
         if current is not None:
             current.close()
 
@@ -82,27 +52,14 @@ class StreamCall(Generic[ChunkT, FailT]):
         self.close()
 
     def _run(self) -> Generator[ChunkT, None, None]:
-        self._started = True
-        client, reader = self._client, self._reader
-        request = client.http.build_request(
-            "POST",
-            client.url(self._spec.path),
-            content=client.codec.request_body(self._params),
-            headers=client.codec.request_headers(STREAM_ACCEPT, client.headers, self._headers),
-            timeout=stream_timeout(self._timeout or client.timeout),
-        )
+        http, reader = self._client.http, self._reader
         try:
-            response = client.http.send(request, stream=True)
+            response = http.send(self._request(http), stream=True)
         except httpx.HTTPError as error:
-            reader.on_network_error(error)
+            self._on_network_error(error)
             return
         try:
-            content_type = response.headers.get("content-type", "")
-            unexpected = client.codec.unexpected_response(
-                response.status_code, content_type, STREAM_ACCEPT
-            )
-            if unexpected is not None:
-                reader.result, reader.ended = unexpected, True
+            if not self._check_response(response):
                 return
             decoder = SSEDecoder()
             for raw in response.iter_raw():
@@ -114,13 +71,13 @@ class StreamCall(Generic[ChunkT, FailT]):
                         return
             reader.on_end(truncated=decoder.has_pending())
         except httpx.HTTPError as error:
-            reader.on_network_error(error)
+            self._on_network_error(error)
         finally:
             response.close()
 
 
-class ClientCore(Generic[FailT]):
-    """Connection, defaults and the untyped calls; generated clients add the typed surface."""
+class ClientCore(ClientBase[FailT]):
+    """Connection, defaults and the calls by spec; generated clients add the typed surface."""
 
     def __init__(
         self,
@@ -128,46 +85,34 @@ class ClientCore(Generic[FailT]):
         *,
         fail_type: Any,
         headers: Mapping[str, str] | None = None,
-        timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
+        timeout: Timeout = DEFAULT_TIMEOUT,
         http_client: httpx.Client | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.headers = dict(headers or {})
-        self.timeout = timeout
-        self.codec = Codec[FailT](fail_type)
+        super().__init__(base_url, fail_type=fail_type, headers=headers, timeout=timeout)
         self._owns_http = http_client is None
         self.http = http_client or httpx.Client(timeout=timeout)
-
-    def url(self, path: str) -> str:
-        return f"{self.base_url}/{path}"
 
     def execute_spec(
         self,
         spec: ApiSpec[ChunkT],
         params: Any,
         headers: Mapping[str, str] | None,
-        timeout: float | httpx.Timeout | None,
+        timeout: Timeout | None,
     ) -> ExecuteResult[ChunkT, FailT]:
         try:
-            response = self.http.post(
-                self.url(spec.path),
-                content=self.codec.request_body(params),
-                headers=self.codec.request_headers(JSON_ACCEPT, self.headers, headers),
-                timeout=timeout or self.timeout,
+            response = self.http.send(
+                self._plain_request(self.http, spec, params, headers, timeout)
             )
         except httpx.HTTPError as error:
-            return self.codec.network_error(f"{type(error).__name__}: {error}".rstrip(": "))
-        unexpected = self.codec.unexpected_response(
-            response.status_code, response.headers.get("content-type", ""), JSON_ACCEPT
-        )
-        return unexpected or self.codec.plain_result(spec, response.content)
+            return self._network_error(error)
+        return self._plain_result(response, spec)
 
     def execute_stream_spec(
         self,
         spec: ApiSpec[ChunkT],
         params: Any,
         headers: Mapping[str, str] | None,
-        timeout: float | httpx.Timeout | None,
+        timeout: Timeout | None,
     ) -> StreamCall[ChunkT, FailT]:
         return StreamCall(self, spec, params, headers, timeout)
 

@@ -1,0 +1,145 @@
+"""What the async client and its sync twin share: settings, requests, and stream bookkeeping."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
+
+import httpx
+
+from .protocol import JSON_ACCEPT, STREAM_ACCEPT, Codec, StreamReader
+from .results import ExecuteResult, Failure, StreamResult
+from .spec import ApiSpec
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "ClientBase", "StreamCallBase"]
+
+ChunkT = TypeVar("ChunkT")
+FailT = TypeVar("FailT")
+GeneratorT = TypeVar("GeneratorT")
+
+DEFAULT_BASE_URL = "http://127.0.0.1:9000"
+DEFAULT_TIMEOUT = 30.0
+
+Timeout = float | httpx.Timeout
+
+
+def _stream_timeout(timeout: Timeout) -> httpx.Timeout:
+    """A stream may stay silent for as long as the server likes: no read timeout."""
+    base = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+    return httpx.Timeout(connect=base.connect, read=None, write=base.write, pool=base.pool)
+
+
+def _error_text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}".rstrip(": ")
+
+
+class ClientBase(Generic[FailT]):
+    """Base URL, default headers and timeout, and how requests and answers are made and read."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        fail_type: Any,
+        headers: Mapping[str, str] | None,
+        timeout: Timeout,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.headers = dict(headers or {})
+        self.timeout = timeout
+        self.codec = Codec[FailT](fail_type)
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path}"
+
+    def _plain_request(
+        self,
+        http: httpx.Client | httpx.AsyncClient,
+        spec: ApiSpec[Any],
+        params: Any,
+        headers: Mapping[str, str] | None,
+        timeout: Timeout | None,
+    ) -> httpx.Request:
+        return http.build_request(
+            "POST",
+            self.url(spec.path),
+            content=self.codec.request_body(params),
+            headers=self.codec.request_headers(JSON_ACCEPT, self.headers, headers),
+            timeout=timeout or self.timeout,
+        )
+
+    def _plain_result(
+        self, response: httpx.Response, spec: ApiSpec[ChunkT]
+    ) -> ExecuteResult[ChunkT, FailT]:
+        unexpected = self.codec.unexpected_response(
+            response.status_code, response.headers.get("content-type", ""), JSON_ACCEPT
+        )
+        return unexpected or self.codec.plain_result(spec, response.content)
+
+    def _network_error(self, error: BaseException) -> Failure[FailT]:
+        return self.codec.network_error(_error_text(error))
+
+
+class StreamCallBase(Generic[ChunkT, FailT, GeneratorT]):
+    """A stream call's state, shared by both twins; each twin writes only its read loop."""
+
+    def __init__(
+        self,
+        client: ClientBase[FailT],
+        spec: ApiSpec[ChunkT],
+        params: Any,
+        headers: Mapping[str, str] | None,
+        timeout: Timeout | None,
+    ) -> None:
+        self._client = client
+        self._spec = spec
+        self._params = params
+        self._headers = headers
+        self._timeout = timeout
+        self._reader = StreamReader[ChunkT, FailT](client.codec, spec)
+        # Only the loop holds the generator, so `break` lets it be collected, which closes it.
+        self._stream: weakref.ref[GeneratorT] | None = None
+        self._started = False
+
+    def _current(self) -> GeneratorT | None:
+        return self._stream() if self._stream else None
+
+    def _stream_from(self, make: Callable[[], GeneratorT]) -> GeneratorT:
+        current = self._current()
+        if current is not None:
+            return current
+        if self._started:
+            raise RuntimeError("this call's stream was already consumed; start a new call")
+        generator = make()
+        self._stream = weakref.ref(generator)
+        return generator
+
+    def get_result(self) -> StreamResult[FailT]:
+        """The result known so far: success after the handshake, else the fail that ended it."""
+        if self._reader.result is None:
+            raise RuntimeError("no result yet: iterate `call.stream` first")
+        return self._reader.result
+
+    def _request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        self._started = True
+        client = self._client
+        return http.build_request(
+            "POST",
+            client.url(self._spec.path),
+            content=client.codec.request_body(self._params),
+            headers=client.codec.request_headers(STREAM_ACCEPT, client.headers, self._headers),
+            timeout=_stream_timeout(self._timeout or client.timeout),
+        )
+
+    def _check_response(self, response: httpx.Response) -> bool:
+        """Whether the answer is an event stream; if not, the stream ends with a fail."""
+        unexpected = self._client.codec.unexpected_response(
+            response.status_code, response.headers.get("content-type", ""), STREAM_ACCEPT
+        )
+        if unexpected is not None:
+            self._reader.result, self._reader.ended = unexpected, True
+        return unexpected is None
+
+    def _on_network_error(self, error: BaseException) -> None:
+        self._reader.on_network_error(error)
