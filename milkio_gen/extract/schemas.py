@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from pydantic import TypeAdapter
-from pydantic.errors import PydanticInvalidForJsonSchema, PydanticSchemaGenerationError
+from pydantic.errors import PydanticInvalidForJsonSchema, PydanticUserError
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
 from pydantic_core import CoreSchema
 
@@ -49,7 +49,7 @@ class _Generator(GenerateJsonSchema):
 def core_schema_of(request: SchemaRequest) -> CoreSchema:
     try:
         return TypeAdapter(request.type).core_schema
-    except (PydanticSchemaGenerationError, TypeError, NameError) as error:
+    except (PydanticUserError, TypeError, NameError) as error:
         raise TypeNotCarried(request.key, _first_sentence(error)) from error
 
 

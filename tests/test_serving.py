@@ -1,0 +1,92 @@
+"""Serving: `milkio-gen serve`, and the generated router inside an app of one's own."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+from litestar import Litestar, Router, get
+
+from tests.conftest import ROOT, serve_in_thread
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_serve_runs_the_generated_server_with_uvicorn() -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "milkio_gen",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                response = httpx.post(f"http://127.0.0.1:{port}/hello/say", json={"name": "s"})
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "serve did not start"
+                assert server.poll() is None, "serve exited"
+                time.sleep(0.1)
+        assert response.json()["data"]["message"] == "Hello, s!"
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=10)[0].decode()
+    assert f"serving generated.server:app on http://127.0.0.1:{port}" in output
+
+
+def own_app() -> Litestar:
+    from generated.server import router
+
+    @get("/health", sync_to_thread=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return Litestar(route_handlers=[health, Router("/rpc", route_handlers=[router])])
+
+
+def serve_own_app() -> Iterator[str]:
+    for running in serve_in_thread(own_app()):
+        yield running.base_url
+
+
+async def test_router_mounts_under_a_prefix_beside_other_routes() -> None:
+    from generated.client import AsyncClient
+
+    for base_url in serve_own_app():
+        async with httpx.AsyncClient(base_url=base_url) as plain:
+            health = await plain.get("/health")
+            elsewhere = await plain.get("/elsewhere")
+        assert health.json() == {"status": "ok"}
+        assert elsewhere.status_code == 404
+        async with AsyncClient(base_url=f"{base_url}/rpc") as client:
+            greeting = await client.hello.say.execute(params={"name": "mounted"})
+            call = client.llm.complete.execute_stream(
+                params={"prompt": "x", "max_tokens": 2, "delay": 0}
+            )
+            chunks = [chunk async for chunk in call.stream]
+            missing = await client.execute("nope", params={})  # type: ignore[call-overload]
+        assert greeting
+        assert greeting.data.message == "Hello, mounted!"
+        assert len(chunks) == 3
+        assert not missing
+        assert missing.fail.code == "NOT_FOUND"
