@@ -233,3 +233,21 @@ def test_context_carries_execute_id_path_and_headers(probe_server: RunningServer
         "path": "values/context-seen",
         "header": "hi",
     }
+
+
+def test_stream_failing_at_once_answers_a_single_fail_envelope(
+    probe_server: RunningServer,
+) -> None:
+    response = post(probe_server, "failures/raise-at-once", stream=True)
+    (only,) = events(response)
+    assert envelope(only)["fail"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert SECRET not in response.text
+
+
+def test_a_cancelled_await_inside_the_action_is_its_failure_not_a_stop(
+    probe_server: RunningServer,
+) -> None:
+    handshake, first, last = events(post(probe_server, "failures/cancelled-inside", stream=True))
+    assert envelope(handshake)["success"] is True
+    assert first == b"1"
+    assert envelope(last)["fail"]["code"] == "INTERNAL_SERVER_ERROR"

@@ -1,5 +1,6 @@
 """Actions that fail in each way an action can."""
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from milkio_gen import Reject, define_api
@@ -39,3 +40,19 @@ async def wrong_chunk() -> AsyncIterator[int]:
     """Declares int chunks, yields a string."""
     yield 1
     yield "not an int"  # type: ignore[misc]
+
+
+@define_api()
+async def raise_at_once() -> AsyncIterator[int]:
+    """Fails before its first yield or await."""
+    raise RuntimeError(SECRET)
+    yield 0  # pragma: no cover - makes this a generator
+
+
+@define_api()
+async def cancelled_inside() -> AsyncIterator[int]:
+    """Awaits a task that something else cancels: the action's failure, not a stop."""
+    yield 1
+    helper = asyncio.create_task(asyncio.sleep(10))
+    asyncio.get_running_loop().call_later(0.01, helper.cancel)
+    await helper

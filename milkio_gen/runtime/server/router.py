@@ -97,9 +97,6 @@ class _ApiServer:
             chunks = binding.call(params, context)
         except Exception as error:
             return await respond(send, execute_id, self._fail_for(error, binding, execute_id))
-        handshake = sse.encode_event(ENVELOPE_PREFIX + success_envelope(execute_id, HANDSHAKE_DATA))
-        await send(_start(_STREAM_HEADERS))
-        await send({"type": "http.response.body", "body": handshake, "more_body": True})
 
         def on_error(error: BaseException) -> bytes:
             fail = self._fail_for(error, binding, execute_id)
@@ -109,6 +106,10 @@ class _ApiServer:
             chunks,
             send=send,
             receive=receive,
+            start=_start(_STREAM_HEADERS),
+            handshake=sse.encode_event(
+                ENVELOPE_PREFIX + success_envelope(execute_id, HANDSHAKE_DATA)
+            ),
             encode_chunk=binding.encode_output,
             on_error=on_error,
             buffer_limit=self.settings.stream_buffer_events,

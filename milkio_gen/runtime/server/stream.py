@@ -18,7 +18,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from litestar.types import Receive, Send
+from litestar.types import HTTPResponseStartEvent, Receive, Send
 
 from .. import sse
 
@@ -30,7 +30,7 @@ logger = logging.getLogger("milkio_gen.server")
 class EventBuffer:
     """Encoded events waiting to be sent, at most `limit` of them."""
 
-    __slots__ = ("_closed", "_events", "_limit", "_readable", "_writable")
+    __slots__ = ("_closed", "_events", "_limit", "_readable", "_writable", "chunks", "failed")
 
     def __init__(self, limit: int) -> None:
         self._events: list[bytes] = []
@@ -39,17 +39,23 @@ class EventBuffer:
         self._readable = asyncio.Event()
         self._writable = asyncio.Event()
         self._writable.set()
+        self.chunks = 0
+        """Chunk events put so far."""
+        self.failed = False
+        """Whether the last event is a fail envelope."""
 
     async def put(self, event: bytes) -> None:
         while len(self._events) >= self._limit:
             self._writable.clear()
             await self._writable.wait()
         self._events.append(event)
+        self.chunks += 1
         self._readable.set()
 
     def put_last(self, event: bytes) -> None:
         """The closing fail envelope: always accepted, then no more events."""
         self._events.append(event)
+        self.failed = True
         self.close()
 
     def close(self) -> None:
@@ -79,12 +85,15 @@ async def _produce(
         async with contextlib.aclosing(chunks):  # type: ignore[type-var]
             async for chunk in chunks:
                 await buffer.put(sse.encode_event(encode_chunk(chunk)))
-    except asyncio.CancelledError:
-        buffer.close()
-        raise
+    except asyncio.CancelledError as error:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # stopped by the pump: the client left
+        # The action's own await was cancelled by something else: a failure of the action.
+        buffer.put_last(sse.encode_event(on_error(error)))
     except Exception as error:
         buffer.put_last(sse.encode_event(on_error(error)))
-    else:
+    finally:
         buffer.close()
 
 
@@ -100,25 +109,37 @@ async def pump_stream(
     *,
     send: Send,
     receive: Receive,
+    start: HTTPResponseStartEvent,
+    handshake: bytes,
     encode_chunk: Callable[[Any], bytes],
     on_error: Callable[[BaseException], bytes],
     buffer_limit: int,
 ) -> None:
-    """Send the generator's chunks until it ends, fails or the client leaves.
+    """Send the handshake, then the generator's chunks, until it ends, fails or the client leaves.
 
-    The response start and the handshake have been sent already. Returns once the generator is
-    closed, whatever ended the stream.
+    Returns once the generator is closed, whatever ended the stream.
     """
     buffer = EventBuffer(buffer_limit)
     producer = asyncio.create_task(_produce(chunks, buffer, encode_chunk, on_error))
     watcher = asyncio.create_task(_wait_for_disconnect(receive))
-    watcher.add_done_callback(lambda _: producer.cancel())
+
+    def client_left(_: object) -> None:
+        producer.cancel()
+        buffer.close()
+
+    watcher.add_done_callback(client_left)
     try:
+        # One step for the action: if it fails at once, the answer is that fail alone.
+        await asyncio.sleep(0)
+        failed_at_once = producer.done() and buffer.failed and buffer.chunks == 0
+        await send(start)
+        if not failed_at_once:
+            await send({"type": "http.response.body", "body": handshake, "more_body": True})
         while (batch := await buffer.take_all()) is not None:
             await send({"type": "http.response.body", "body": batch, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-    except OSError:
-        logger.debug("client went away during send")
+    except Exception:  # servers differ in what `send` raises once the client is gone
+        logger.debug("the client went away during a send", exc_info=True)
     finally:
         watcher.cancel()
         producer.cancel()
