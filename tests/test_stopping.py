@@ -7,6 +7,7 @@ the time from the client's stop to that `finally` must stay under 100 ms.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 from typing import Any
@@ -195,3 +196,51 @@ async def test_chat_message_reaches_every_subscriber(example_server: RunningServ
             await stream.aclose()
     assert [message.text for message in messages] == ["hello", "hello"]
     assert all(message.author == "alice" and message.room == room for message in messages)
+
+
+async def test_async_stop_from_another_task_while_it_reads(
+    probe: GeneratedPackage, probe_server: RunningServer
+) -> None:
+    """A Stop button: one task iterates, another calls `call.aclose()`."""
+    async with probe.client.AsyncClient(base_url=probe_server.base_url) as client:
+        key = new_key()
+        call = client.lifecycle.forever.execute_stream(params={"key": key})
+        received: list[str] = []
+        first = asyncio.Event()
+
+        async def consume() -> None:
+            async for chunk in call.stream:
+                received.append(chunk)
+                first.set()
+
+        consumer = asyncio.create_task(consume())
+        await asyncio.wait_for(first.wait(), 5)
+        stopped_at = time.monotonic()
+        await call.aclose()
+        await asyncio.wait_for(consumer, 5)
+        elapsed = await ended_within(key, stopped_at)
+    assert received == ["ready"]
+    assert call.get_result().success is True, "a stop is not a network error"
+    assert elapsed < LIMIT
+
+
+def test_sync_stop_from_another_thread_while_it_reads(
+    probe: GeneratedPackage, probe_server: RunningServer
+) -> None:
+    with probe.client.Client(base_url=probe_server.base_url) as client:
+        key = new_key()
+        call = client.lifecycle.forever.execute_stream(params={"key": key})
+        received: list[str] = []
+        consumer = threading.Thread(target=lambda: received.extend(call.stream))
+        consumer.start()
+        deadline = time.monotonic() + 5
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stopped_at = time.monotonic()
+        call.close()
+        consumer.join(5)
+        assert not consumer.is_alive(), "the reading thread did not wake up"
+        elapsed = sync_ended_within(key, stopped_at)
+    assert received == ["ready"]
+    assert call.get_result().success is True
+    assert elapsed < LIMIT

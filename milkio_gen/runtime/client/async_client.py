@@ -20,6 +20,11 @@ ChunkT = TypeVar("ChunkT")
 FailT = TypeVar("FailT")
 
 
+def _is_running(generator: AsyncGenerator[Any, None]) -> bool:
+    """Whether a task is inside the generator now: then it cannot be closed, only its socket."""
+    return bool(getattr(generator, "ag_running", False))
+
+
 class AsyncStreamCall(StreamCallBase[ChunkT, FailT, AsyncGenerator[ChunkT, None]]):
     """A stream call: `stream` yields typed chunks, `get_result()` tells how it ended.
 
@@ -35,10 +40,13 @@ class AsyncStreamCall(StreamCallBase[ChunkT, FailT, AsyncGenerator[ChunkT, None]
         return self._stream_from(self._run)
 
     async def aclose(self) -> None:
-        """Stop the stream and close its connection."""
+        """Stop the stream and close its connection, also while another task reads it."""
+        self._stopping = True
         current = self._current()
-        if current is not None:
+        if current is not None and not _is_running(current):
             await current.aclose()
+        elif self._response is not None:
+            await self._response.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -54,9 +62,9 @@ class AsyncStreamCall(StreamCallBase[ChunkT, FailT, AsyncGenerator[ChunkT, None]
     async def _run(self) -> AsyncGenerator[ChunkT, None]:
         http, reader = self._client.http, self._reader
         try:
-            response = await http.send(self._request(http), stream=True)
+            response = self._response = await http.send(self._request(http), stream=True)
         except httpx.HTTPError as error:
-            self._on_network_error(error)
+            self._on_read_error(error)
             return
         try:
             if not self._check_response(response):
@@ -70,9 +78,10 @@ class AsyncStreamCall(StreamCallBase[ChunkT, FailT, AsyncGenerator[ChunkT, None]
                     if reader.ended:
                         return
             reader.on_end(truncated=decoder.has_pending())
-        except httpx.HTTPError as error:
-            self._on_network_error(error)
+        except Exception as error:
+            self._on_read_error(error)
         finally:
+            self._response = None
             await response.aclose()
 
 

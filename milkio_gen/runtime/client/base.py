@@ -101,6 +101,9 @@ class StreamCallBase(Generic[ChunkT, FailT, GeneratorT]):
         # Only the loop holds the generator, so `break` lets it be collected, which closes it.
         self._stream: weakref.ref[GeneratorT] | None = None
         self._started = False
+        # Set while the response is open, so a stop from another task can close it.
+        self._response: httpx.Response | None = None
+        self._stopping = False
 
     def _current(self) -> GeneratorT | None:
         return self._stream() if self._stream else None
@@ -141,5 +144,11 @@ class StreamCallBase(Generic[ChunkT, FailT, GeneratorT]):
             self._reader.result, self._reader.ended = unexpected, True
         return unexpected is None
 
-    def _on_network_error(self, error: BaseException) -> None:
-        self._reader.on_network_error(error)
+    def _on_read_error(self, error: Exception) -> None:
+        """A read failed: the stop we asked for, or a broken connection."""
+        if self._stopping:
+            self._reader.ended = True
+        elif isinstance(error, httpx.HTTPError):
+            self._reader.on_network_error(error)
+        else:
+            raise error

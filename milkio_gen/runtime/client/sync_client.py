@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import inspect
+import socket
 from collections.abc import Generator, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -20,6 +23,17 @@ ChunkT = TypeVar("ChunkT")
 FailT = TypeVar("FailT")
 
 
+def _interrupt(response: httpx.Response) -> None:
+    """Wake a thread blocked reading `response`: closing a socket does not, shutting it does."""
+    stream = response.extensions.get("network_stream")
+    sock = stream.get_extra_info("socket") if stream is not None else None
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    else:
+        response.close()
+
+
 class StreamCall(StreamCallBase[ChunkT, FailT, Generator[ChunkT, None, None]]):
     """A stream call: `stream` yields typed chunks, `get_result()` tells how it ended.
 
@@ -35,10 +49,13 @@ class StreamCall(StreamCallBase[ChunkT, FailT, Generator[ChunkT, None, None]]):
         return self._stream_from(self._run)
 
     def close(self) -> None:
-        """Stop the stream and close its connection."""
+        """Stop the stream and close its connection, also while another thread reads it."""
+        self._stopping = True
         current = self._current()
-        if current is not None:
+        if current is not None and inspect.getgeneratorstate(current) != inspect.GEN_RUNNING:
             current.close()
+        elif self._response is not None:
+            _interrupt(self._response)
 
     def __enter__(self) -> Self:
         return self
@@ -54,9 +71,9 @@ class StreamCall(StreamCallBase[ChunkT, FailT, Generator[ChunkT, None, None]]):
     def _run(self) -> Generator[ChunkT, None, None]:
         http, reader = self._client.http, self._reader
         try:
-            response = http.send(self._request(http), stream=True)
+            response = self._response = http.send(self._request(http), stream=True)
         except httpx.HTTPError as error:
-            self._on_network_error(error)
+            self._on_read_error(error)
             return
         try:
             if not self._check_response(response):
@@ -70,9 +87,10 @@ class StreamCall(StreamCallBase[ChunkT, FailT, Generator[ChunkT, None, None]]):
                     if reader.ended:
                         return
             reader.on_end(truncated=decoder.has_pending())
-        except httpx.HTTPError as error:
-            self._on_network_error(error)
+        except Exception as error:
+            self._on_read_error(error)
         finally:
+            self._response = None
             response.close()
 
 
