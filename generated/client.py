@@ -91,22 +91,22 @@ __all__ = [
     "YourStreamApiParams",
 ]
 
-_CHAT_SEND: ApiSpec[Sent] = ApiSpec("chat/send", "plain", Sent)
-_CHAT_SUBSCRIBE: ApiSpec[Message] = ApiSpec("chat/subscribe", "stream", Message)
-_HELLO_SAY: ApiSpec[Greeting] = ApiSpec("hello/say", "plain", Greeting)
-_LLM_COMPLETE: ApiSpec[LlmCompleteChunk] = ApiSpec("llm/complete", "stream", LlmCompleteChunk)
-_ORDERS_PLACE: ApiSpec[Order] = ApiSpec("orders/place", "plain", Order)
-_YOUR_STREAM_API: ApiSpec[str] = ApiSpec("your-stream-api", "stream", str)
+_SPEC_CHAT_SEND: ApiSpec[Sent] = ApiSpec("chat/send", "plain", Sent)
+_SPEC_CHAT_SUBSCRIBE: ApiSpec[Message] = ApiSpec("chat/subscribe", "stream", Message)
+_SPEC_HELLO_SAY: ApiSpec[Greeting] = ApiSpec("hello/say", "plain", Greeting)
+_SPEC_LLM_COMPLETE: ApiSpec[LlmCompleteChunk] = ApiSpec("llm/complete", "stream", LlmCompleteChunk)
+_SPEC_ORDERS_PLACE: ApiSpec[Order] = ApiSpec("orders/place", "plain", Order)
+_SPEC_YOUR_STREAM_API: ApiSpec[str] = ApiSpec("your-stream-api", "stream", str)
 
 _PLAIN_SPECS: dict[str, ApiSpec[Any]] = {
-    "chat/send": _CHAT_SEND,
-    "hello/say": _HELLO_SAY,
-    "orders/place": _ORDERS_PLACE,
+    "chat/send": _SPEC_CHAT_SEND,
+    "hello/say": _SPEC_HELLO_SAY,
+    "orders/place": _SPEC_ORDERS_PLACE,
 }
 _STREAM_SPECS: dict[str, ApiSpec[Any]] = {
-    "chat/subscribe": _CHAT_SUBSCRIBE,
-    "llm/complete": _LLM_COMPLETE,
-    "your-stream-api": _YOUR_STREAM_API,
+    "chat/subscribe": _SPEC_CHAT_SUBSCRIBE,
+    "llm/complete": _SPEC_LLM_COMPLETE,
+    "your-stream-api": _SPEC_YOUR_STREAM_API,
 }
 
 
@@ -130,7 +130,7 @@ class AsyncChatSendApi:
 
         `chat/send`, a plain API: examples/app/chat/send.py:20
         """
-        return await self._client.execute_spec(_CHAT_SEND, params, headers, timeout)
+        return await self._client.execute_spec(_SPEC_CHAT_SEND, params, headers, timeout)
 
 
 class AsyncChatSubscribeApi:
@@ -153,7 +153,7 @@ class AsyncChatSubscribeApi:
 
         `chat/subscribe`, a stream API: examples/app/chat/subscribe.py:13
         """
-        return self._client.execute_stream_spec(_CHAT_SUBSCRIBE, params, headers, timeout)
+        return self._client.execute_stream_spec(_SPEC_CHAT_SUBSCRIBE, params, headers, timeout)
 
 
 class AsyncChatApis:
@@ -185,7 +185,7 @@ class AsyncHelloSayApi:
 
         `hello/say`, a plain API: examples/app/hello/say.py:16
         """
-        return await self._client.execute_spec(_HELLO_SAY, params, headers, timeout)
+        return await self._client.execute_spec(_SPEC_HELLO_SAY, params, headers, timeout)
 
 
 class AsyncHelloApis:
@@ -216,7 +216,7 @@ class AsyncLlmCompleteApi:
 
         `llm/complete`, a stream API: examples/app/llm/complete.py:39
         """
-        return self._client.execute_stream_spec(_LLM_COMPLETE, params, headers, timeout)
+        return self._client.execute_stream_spec(_SPEC_LLM_COMPLETE, params, headers, timeout)
 
 
 class AsyncLlmApis:
@@ -247,7 +247,7 @@ class AsyncOrdersPlaceApi:
 
         `orders/place`, a plain API: examples/app/orders/place.py:20
         """
-        return await self._client.execute_spec(_ORDERS_PLACE, params, headers, timeout)
+        return await self._client.execute_spec(_SPEC_ORDERS_PLACE, params, headers, timeout)
 
 
 class AsyncOrdersApis:
@@ -278,7 +278,7 @@ class AsyncYourStreamApi:
 
         `your-stream-api`, a stream API: examples/app/your_stream_api.py:13
         """
-        return self._client.execute_stream_spec(_YOUR_STREAM_API, params, headers, timeout)
+        return self._client.execute_stream_spec(_SPEC_YOUR_STREAM_API, params, headers, timeout)
 
 
 class AsyncClient(AsyncClientCore[Fail]):
@@ -415,7 +415,7 @@ class ChatSendApi:
 
         `chat/send`, a plain API: examples/app/chat/send.py:20
         """
-        return self._client.execute_spec(_CHAT_SEND, params, headers, timeout)
+        return self._client.execute_spec(_SPEC_CHAT_SEND, params, headers, timeout)
 
 
 class ChatSubscribeApi:
@@ -438,7 +438,7 @@ class ChatSubscribeApi:
 
         `chat/subscribe`, a stream API: examples/app/chat/subscribe.py:13
         """
-        return self._client.execute_stream_spec(_CHAT_SUBSCRIBE, params, headers, timeout)
+        return self._client.execute_stream_spec(_SPEC_CHAT_SUBSCRIBE, params, headers, timeout)
 
 
 class ChatApis:
@@ -470,7 +470,7 @@ class HelloSayApi:
 
         `hello/say`, a plain API: examples/app/hello/say.py:16
         """
-        return self._client.execute_spec(_HELLO_SAY, params, headers, timeout)
+        return self._client.execute_spec(_SPEC_HELLO_SAY, params, headers, timeout)
 
 
 class HelloApis:
@@ -501,7 +501,7 @@ class LlmCompleteApi:
 
         `llm/complete`, a stream API: examples/app/llm/complete.py:39
         """
-        return self._client.execute_stream_spec(_LLM_COMPLETE, params, headers, timeout)
+        return self._client.execute_stream_spec(_SPEC_LLM_COMPLETE, params, headers, timeout)
 
 
 class LlmApis:
@@ -532,7 +532,7 @@ class OrdersPlaceApi:
 
         `orders/place`, a plain API: examples/app/orders/place.py:20
         """
-        return self._client.execute_spec(_ORDERS_PLACE, params, headers, timeout)
+        return self._client.execute_spec(_SPEC_ORDERS_PLACE, params, headers, timeout)
 
 
 class OrdersApis:
@@ -563,7 +563,7 @@ class YourStreamApi:
 
         `your-stream-api`, a stream API: examples/app/your_stream_api.py:13
         """
-        return self._client.execute_stream_spec(_YOUR_STREAM_API, params, headers, timeout)
+        return self._client.execute_stream_spec(_SPEC_YOUR_STREAM_API, params, headers, timeout)
 
 
 class Client(ClientCore[Fail]):

@@ -10,9 +10,10 @@ are pydantic models, validated as they arrive.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, NotRequired, TypeAlias, TypedDict
+from typing import Annotated, Any, Literal, NotRequired, TypeAlias
 
 from pydantic import BaseModel, Field
+from typing_extensions import TypedDict
 
 
 class CallKindMismatchData(BaseModel):

@@ -11,22 +11,22 @@ from __future__ import annotations
 
 from milkio_gen.runtime.server import bind, create_app, create_router
 
-from examples.app.chat.send import action as _chat_send
-from examples.app.chat.subscribe import action as _chat_subscribe
+from examples.app.chat.send import action as _spec_chat_send
+from examples.app.chat.subscribe import action as _spec_chat_subscribe
 from examples.app.fail_codes import fail_codes as _fail_codes
-from examples.app.hello.say import action as _hello_say
-from examples.app.llm.complete import action as _llm_complete
-from examples.app.orders.place import action as _orders_place
-from examples.app.your_stream_api import action as _your_stream_api
+from examples.app.hello.say import action as _spec_hello_say
+from examples.app.llm.complete import action as _spec_llm_complete
+from examples.app.orders.place import action as _spec_orders_place
+from examples.app.your_stream_api import action as _spec_your_stream_api
 
 router = create_router(
     [
-        bind("chat/send", _chat_send),
-        bind("chat/subscribe", _chat_subscribe),
-        bind("hello/say", _hello_say),
-        bind("llm/complete", _llm_complete),
-        bind("orders/place", _orders_place),
-        bind("your-stream-api", _your_stream_api),
+        bind("chat/send", _spec_chat_send),
+        bind("chat/subscribe", _spec_chat_subscribe),
+        bind("hello/say", _spec_hello_say),
+        bind("llm/complete", _spec_llm_complete),
+        bind("orders/place", _spec_orders_place),
+        bind("your-stream-api", _spec_your_stream_api),
     ],
     fail_codes=_fail_codes,
 )

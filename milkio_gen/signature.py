@@ -55,18 +55,18 @@ class SignatureError(Exception):
         return f"{where}{self.problem}\n  fix: {self.fix}"
 
 
-def source_location(function: Any, root: Path | None = None) -> SourceLocation | None:
+def source_location(function: Any) -> SourceLocation | None:
+    """Where `function` is written, as a path from the directory its package is imported from.
+
+    That path is the same on every machine, so it can go into generated files.
+    """
     try:
         file = Path(inspect.getsourcefile(function) or "")
         _, line = inspect.getsourcelines(function)
     except (OSError, TypeError):
         return None
-    root = root or Path.cwd()
-    try:
-        shown = file.resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        shown = file.as_posix()
-    return SourceLocation(shown, line)
+    depth = len(getattr(function, "__module__", "").split(".")) + (file.stem == "__init__")
+    return SourceLocation(Path(*file.parts[-depth:]).as_posix(), line)
 
 
 def read_signature(function: Any) -> ApiSignature:

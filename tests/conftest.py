@@ -70,6 +70,35 @@ def build_package(app: str, destination: Path, name: str) -> GeneratedPackage:
     )
 
 
+def lint_and_type_check(project: Path, package: str) -> None:
+    """`ruff check`, `ruff format --check` and strict pyright over a generated package."""
+    import json
+    import subprocess
+
+    bin_dir = Path(sys.executable).parent
+    for command in (["ruff", "check", package], ["ruff", "format", "--check", package]):
+        checked = subprocess.run(
+            [str(bin_dir / command[0]), *command[1:]],
+            capture_output=True,
+            text=True,
+            cwd=project,
+            check=False,
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    (project / "pyrightconfig.json").write_text(
+        json.dumps({"typeCheckingMode": "strict", "extraPaths": [str(ROOT)], "include": [package]})
+    )
+    typed = subprocess.run(
+        [str(bin_dir / "basedpyright"), "--pythonpath", sys.executable, "--project", str(project)],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        timeout=300,
+        check=False,
+    )
+    assert typed.returncode == 0, typed.stdout
+
+
 @pytest.fixture(scope="session")
 def probe(tmp_path_factory: pytest.TempPathFactory) -> GeneratedPackage:
     """The probe app of the tests, built into a temporary package `probe_gen`."""

@@ -14,7 +14,7 @@ import pytest
 from milkio_gen.build import render_files
 from milkio_gen.config import load_config
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, lint_and_type_check
 
 
 def milkio_gen(*arguments: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -133,25 +133,7 @@ def test_generated_code_passes_ruff_and_strict_pyright(tmp_path: Path) -> None:
         ).returncode
         == 0
     )
-    bin_dir = Path(sys.executable).parent
-    for command in (["ruff", "check", str(out)], ["ruff", "format", "--check", str(out)]):
-        checked = subprocess.run(
-            [str(bin_dir / command[0]), *command[1:]], capture_output=True, text=True, cwd=tmp_path
-        )
-        assert checked.returncode == 0, checked.stdout + checked.stderr
-    (tmp_path / "pyrightconfig.json").write_text(
-        json.dumps(
-            {"typeCheckingMode": "strict", "extraPaths": [str(ROOT)], "include": ["probe_gen"]}
-        )
-    )
-    typed = subprocess.run(
-        [str(bin_dir / "basedpyright"), "--pythonpath", sys.executable, "--project", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert typed.returncode == 0, typed.stdout
+    lint_and_type_check(tmp_path, "probe_gen")
 
 
 def test_every_error_of_an_app_is_reported_at_once_with_file_line_and_fix(tmp_path: Path) -> None:

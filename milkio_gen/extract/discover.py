@@ -149,12 +149,13 @@ def _found_api(
 def _check_paths(apis: list[FoundApi], errors: list[BuildError]) -> None:
     seen: dict[str, FoundApi] = {}
     for api in apis:
-        if not _PATH.match(api.path):
+        if not _PATH.match(api.path) or {".", ".."} & set(api.path.split("/")):
             errors.append(
                 BuildError(
                     f"{api.module}.{api.name} has no valid API path ({api.path!r})",
                     "give `define_api(path=...)` segments of letters, digits and - . _ ~ "
-                    "separated by /, or name the function `action` in its own module",
+                    "(not `.` or `..` alone) separated by /, or name the function `action` "
+                    "in its own module",
                     api.location,
                 )
             )

@@ -88,7 +88,9 @@ def _readable_names(names: list[str], app: str) -> dict[str, str]:
     renames: dict[str, str] = {}
     taken: set[str] = set()
     for name in names:
-        dotted = name.replace("__", ".").replace(f"{app}.", "")
+        # Pydantic splits a type whose two modes differ into `X-Input` and `X-Output`; what
+        # clients receive keeps the plain name.
+        dotted = name.removesuffix("-Output").replace("__", ".").replace(f"{app}.", "")
         readable = _pascal(dotted) or "Type"
         candidate, counter = readable, 2
         while candidate in taken:

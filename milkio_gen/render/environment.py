@@ -24,6 +24,8 @@ def docstring(text: str | None, indent: int = 0) -> str:
     if not text:
         return ""
     body = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip()
+    if body.endswith('"'):
+        body = body[:-1] + '\\"'  # a quote just before the closing ones would end it early
     pad = " " * indent
     if "\n" not in body:
         return f'{pad}"""{body}"""'

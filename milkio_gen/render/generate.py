@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
+from ..extract.errors import BuildError, BuildFailed
 from ..manifest import Manifest
 from .environment import environment
-from .formatting import format_python
+from .formatting import FormattingFailed, format_python
 from .python_client import plan_python
 
 __all__ = ["generate_python"]
 
 _PYTHON_FILES = ("__init__.py", "models.py", "client.py", "server.py")
+
+
+_BUG = "this is a bug of milkio-gen: please report it with the manifest"
+
+
+def _check_syntax(source: str, name: str) -> None:
+    """A template that writes invalid Python is our bug; say where, not ruff's traceback."""
+    try:
+        ast.parse(source)
+    except SyntaxError as error:
+        line = source.splitlines()[(error.lineno or 1) - 1].strip()
+        problem = f"generated {name} is invalid at line {error.lineno}: {error.msg}: {line}"
+        raise BuildFailed([BuildError(problem, _BUG)]) from None
 
 
 def generate_python(
@@ -24,6 +39,12 @@ def generate_python(
     for name in _PYTHON_FILES:
         template = environment().get_template(f"{name}.jinja")
         rendered = template.render(plan=plan, package=package)
-        files[out / name] = format_python(rendered, out / name, project_root).encode()
+        _check_syntax(rendered, name)
+        try:
+            files[out / name] = format_python(rendered, out / name, project_root).encode()
+        except FormattingFailed as error:
+            raise BuildFailed(
+                [BuildError(f"ruff could not format {name}: {error}", _BUG)]
+            ) from None
     files[out / "py.typed"] = b""
     return files

@@ -3,24 +3,39 @@
 from __future__ import annotations
 
 import hashlib
+import keyword
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..manifest import ApiEntry, Manifest
-from .python_types import Declaration, PyAlias, PythonTypes, python_identifier
+from ..runtime.client import AsyncClientCore, ClientCore
+from .python_types import Declaration, PyAlias, PythonTypes, order_aliases
 
 __all__ = ["PyApi", "PyFail", "PyNode", "PythonPlan", "plan_python"]
 
 # Names the client classes use for themselves: an API must not shadow them.
 _CLIENT_MEMBERS = frozenset(
-    {"aclose", "base_url", "close", "codec", "execute", "execute_stream", "headers", "http",
-     "timeout", "url"}
-)  # fmt: skip
+    {*dir(AsyncClientCore), *dir(ClientCore), "base_url", "codec", "headers", "http", "timeout"}
+)
 
 
-def _pascal(text: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text) if part)
+def _pascal(text: str, prefix: str = "Api") -> str:
+    """A class name from any text; one that would start with a digit gets `prefix`."""
+    name = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text) if part)
+    return name if name[:1].isalpha() else f"{prefix}{name}"
+
+
+def _accessor(segment: str) -> str:
+    """The attribute of a path segment: `your-stream-api` -> `your_stream_api`."""
+    name = re.sub(r"\W", "_", segment.replace("-", "_"))
+    if name[:1].isdigit():
+        name = f"api_{name}"
+    if name.startswith("_"):
+        name = f"{name.lstrip('_') or 'api'}_"
+    if keyword.iskeyword(name) or name in _CLIENT_MEMBERS:
+        name = f"{name}_"
+    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +130,9 @@ def plan_python(manifest: Manifest, manifest_bytes: bytes, source: str) -> Pytho
     fails = [
         PyFail(
             code=fail.code,
-            class_name=types_claim(types, _fail_class_name(fail.code)),
+            class_name=types_claim(
+                types, _pascal(fail.code.lower(), "Code").removesuffix("Fail") + "Fail"
+            ),
             doc=fail.doc,
             data_type=types.type_of(fail.data, "output"),
             data_default="None" if fail.data.get("type") == "null" else None,
@@ -129,12 +146,12 @@ def plan_python(manifest: Manifest, manifest_bytes: bytes, source: str) -> Pytho
         if node is not root:
             name = _pascal(node.path)
             suffix = ("" if name.endswith("Api") else "Api") if node.api else "Apis"
-            node.class_name = types_claim(types, name + suffix)
+            node.class_name = types_claim(types, name + suffix, twin_prefix="Async")
     return PythonPlan(
         app=manifest.app,
         source=source,
         digest=hashlib.sha256(manifest_bytes).hexdigest()[:16],
-        declarations=[*types.declarations(), *sorted(aliases, key=lambda alias: alias.name)],
+        declarations=[*types.declarations(), *order_aliases(aliases)],
         apis=apis,
         root=root,
         fails=fails,
@@ -142,12 +159,18 @@ def plan_python(manifest: Manifest, manifest_bytes: bytes, source: str) -> Pytho
     )
 
 
-def types_claim(types: PythonTypes, name: str) -> str:
-    """A class name of the client's own, kept apart from the app's type names."""
+def types_claim(types: PythonTypes, name: str, twin_prefix: str = "") -> str:
+    """A class name of the client's own, kept apart from the app's type names.
+
+    With `twin_prefix`, the prefixed twin (`AsyncChatApi` beside `ChatApi`) is claimed too.
+    """
+    taken = types.taken_names
     candidate, counter = name, 2
-    while candidate in types.taken_names:
+    while candidate in taken or (twin_prefix and twin_prefix + candidate in taken):
         candidate, counter = f"{name}{counter}", counter + 1
-    types.taken_names.add(candidate)
+    taken.add(candidate)
+    if twin_prefix:
+        taken.add(twin_prefix + candidate)
     return candidate
 
 
@@ -168,7 +191,7 @@ def _root_type(
 def _api(
     entry: ApiEntry, types: PythonTypes, spec_names: set[str], aliases: list[PyAlias]
 ) -> PyApi:
-    base = "_" + python_identifier(entry.path.replace("/", "_")).upper().strip("_")
+    base = "_SPEC_" + re.sub(r"\W", "_", entry.path.replace("-", "_")).upper()
     spec_name, counter = base, 2
     while spec_name in spec_names:
         spec_name, counter = f"{base}_{counter}", counter + 1
@@ -208,19 +231,16 @@ def _api(
 
 
 def _insert(root: PyNode, api: PyApi) -> None:
+    """Place `api` in the tree; paths that differ only in `-` and `_` get numbered attributes."""
     node = root
-    for depth, segment in enumerate(api.path.split("/")):
-        attribute = python_identifier(segment)
-        if attribute in _CLIENT_MEMBERS or attribute.startswith("_"):
-            attribute = f"{attribute.strip('_')}_"
-        path = "/".join(api.path.split("/")[: depth + 1])
-        child = node.children.get(attribute)
-        if child is None:
-            child = node.children[attribute] = PyNode(path=path, attribute=attribute)
-        node = child
+    segments = api.path.split("/")
+    for depth in range(len(segments)):
+        path = "/".join(segments[: depth + 1])
+        base = _accessor(segments[depth])
+        attribute, counter = base, 2
+        while attribute in node.children and node.children[attribute].path != path:
+            attribute, counter = f"{base}_{counter}", counter + 1
+        if attribute not in node.children:
+            node.children[attribute] = PyNode(path=path, attribute=attribute)
+        node = node.children[attribute]
     node.api = api
-
-
-def _fail_class_name(code: str) -> str:
-    name = _pascal(code.lower())
-    return name if name.endswith("Fail") else f"{name}Fail"

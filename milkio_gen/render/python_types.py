@@ -11,7 +11,7 @@ from __future__ import annotations
 import keyword
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, cast
 
 from pydantic import BaseModel
@@ -35,8 +35,8 @@ RESERVED_NAMES = frozenset(
         "Annotated", "Any", "ApiSpec", "AsyncClient", "AsyncClientCore", "AsyncStreamCall",
         "BaseModel", "Client", "ClientCore", "ConfigDict", "Decimal", "Enum", "ExecuteResult",
         "Fail", "Failure", "Field", "IntEnum", "Literal", "Mapping", "NotRequired", "StreamCall",
-        "StreamResult", "StrEnum", "Success", "TypeAlias", "TypedDict", "UUID", "date",
-        "datetime", "httpx", "overload", "time", "timedelta",
+        "StreamResult", "StrEnum", "Success", "TypeAlias", "TypeAliasType", "TypedDict", "UUID",
+        "date", "datetime", "httpx", "overload", "time", "timedelta",
     }
 )  # fmt: skip
 
@@ -130,6 +130,8 @@ class PyAlias:
     name: str
     doc: str | None
     expression: str
+    recursive: bool = False
+    """Refers to itself, so it is written as `TypeAliasType` with a lazy value."""
 
 
 Declaration = PyModel | PyTypedDict | PyEnum | PyAlias
@@ -181,11 +183,14 @@ class PythonTypes:
     def name_of(self, ref: str, side: Side) -> str:
         return self._names[(ref, "output" if self._is_shared(ref) else side)]
 
-    def declarations(self) -> Iterator[Declaration]:
-        """Enums, then classes, then aliases, each group in name order: stable output."""
+    def declarations(self) -> list[Declaration]:
+        """Enums, then classes, in name order, then aliases, each after those it uses."""
         made = [self._declare(ref, side) for (ref, side) in self._names]
-        order = {"enum": 0, "model": 1, "typed_dict": 1, "alias": 2}
-        yield from sorted(made, key=lambda d: (order[d.macro], d.name))
+        classes = sorted(
+            (d for d in made if d.macro != "alias"), key=lambda d: (d.macro != "enum", d.name)
+        )
+        aliases = [d for d in made if isinstance(d, PyAlias)]
+        return [*classes, *order_aliases(aliases)]
 
     def _declare(self, ref: str, side: Side) -> Declaration:
         schema = self.defs[ref]
@@ -195,14 +200,11 @@ class PythonTypes:
             schema.get("type") == "object" and "additionalProperties" not in schema
         ):
             fields = tuple(self._fields(schema, side))
-            return (
-                PyModel(name, doc, fields) if side == "output" else PyTypedDict(name, doc, fields)
-            )
+            if side == "input":
+                return PyTypedDict(name, doc, fields)
+            return PyModel(name, doc, _unshadowed(fields))
         if "enum" in schema:
-            values = schema["enum"]
-            base = "IntEnum" if all(isinstance(v, int) for v in values) else "StrEnum"
-            members = tuple((_member_name(v), python_literal(v)) for v in values)
-            return PyEnum(name, doc, base, members)
+            return PyEnum(name, doc, _enum_base(schema["enum"]), _enum_members(schema["enum"]))
         return PyAlias(name, doc, self.type_of(schema, side))
 
     def _fields(self, schema: dict[str, Any], side: Side) -> Iterator[PyField]:
@@ -291,9 +293,10 @@ def _default_source(schema: dict[str, Any]) -> str | None:
     if "default" not in schema:
         return None
     value = schema["default"]
-    if value is not None and ("$ref" in schema or "enum" in schema):
-        return None  # the server always sends it; its value needs the type to be rebuilt
-    return python_literal(value)
+    plain = schema.get("type") in ("string", "integer", "number", "boolean")
+    if value is None or value in ([], {}) or (plain and "format" not in schema):
+        return python_literal(value)
+    return None  # the server always sends it; rebuilding its value would need its type
 
 
 def _attribute_name(wire_name: str, taken: set[str]) -> str:
@@ -305,8 +308,68 @@ def _attribute_name(wire_name: str, taken: set[str]) -> str:
     return name
 
 
-def _member_name(value: Any) -> str:
-    if isinstance(value, str):
-        name = python_identifier(value).upper()
-        return name if not name.startswith("_") else f"VALUE{name}"
-    return f"VALUE_{value}".replace("-", "MINUS_")
+def order_aliases(aliases: list[PyAlias]) -> list[PyAlias]:
+    """Each alias after the aliases it uses; those in a cycle become lazy `TypeAliasType`s."""
+    by_name = {alias.name: alias for alias in sorted(aliases, key=lambda a: a.name)}
+    uses = {
+        name: set(re.findall(r"[A-Za-z_]\w*", alias.expression)) & set(by_name)
+        for name, alias in by_name.items()
+    }
+    ordered: list[PyAlias] = []
+    state: dict[str, str] = {}
+    cyclic: set[str] = set()
+
+    def visit(name: str, trail: list[str]) -> None:
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "visiting":
+            cyclic.update(trail[trail.index(name) :])
+            return
+        state[name] = "visiting"
+        for used in sorted(uses[name]):
+            visit(used, [*trail, name])
+        state[name] = "done"
+        ordered.append(by_name[name])
+
+    for name in by_name:
+        visit(name, [])
+    return [replace(alias, recursive=alias.name in cyclic) for alias in ordered]
+
+
+def _unshadowed(fields: tuple[PyField, ...]) -> tuple[PyField, ...]:
+    """Pydantic reads annotations in the class namespace, where a field with a value (a
+    default, or `Field(alias=...)`) hides a type of the same name: `date: date | None = None`
+    cannot be evaluated. Such fields get another attribute name, keeping their wire name."""
+    names_in_types = {word for one in fields for word in re.findall(r"[A-Za-z_]\w*", one.type)}
+    return tuple(
+        replace(one, name=f"{one.name}_")
+        if (one.aliased or not one.required) and one.name in names_in_types
+        else one
+        for one in fields
+    )
+
+
+def _enum_base(values: list[Any]) -> str:
+    if all(isinstance(value, str) for value in values):
+        return "StrEnum"
+    if all(isinstance(value, int) and not isinstance(value, bool) for value in values):
+        return "IntEnum"
+    return "Enum"
+
+
+def _enum_members(values: list[Any]) -> tuple[tuple[str, str], ...]:
+    members: list[tuple[str, str]] = []
+    taken: set[str] = set()
+    for value in values:
+        if isinstance(value, str):
+            base = re.sub(r"\W", "_", value.replace("-", "_")).upper().strip("_") or "EMPTY"
+        else:
+            base = "VALUE_" + re.sub(r"\W", "_", repr(value).replace("-", "MINUS_"))
+        if base[0].isdigit() or keyword.iskeyword(base):
+            base = f"VALUE_{base}"
+        name, counter = base, 2
+        while name in taken:
+            name, counter = f"{base}_{counter}", counter + 1
+        taken.add(name)
+        members.append((name, python_literal(value)))
+    return tuple(members)

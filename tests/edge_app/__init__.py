@@ -1,0 +1,1 @@
+"""An app of awkward names and types: what a generator must still turn into valid code."""
