@@ -91,12 +91,16 @@ __all__ = [
     "YourStreamApiParams",
 ]
 
-_SPEC_CHAT_SEND: ApiSpec[Sent] = ApiSpec("chat/send", "plain", Sent)
-_SPEC_CHAT_SUBSCRIBE: ApiSpec[Message] = ApiSpec("chat/subscribe", "stream", Message)
-_SPEC_HELLO_SAY: ApiSpec[Greeting] = ApiSpec("hello/say", "plain", Greeting)
-_SPEC_LLM_COMPLETE: ApiSpec[LlmCompleteChunk] = ApiSpec("llm/complete", "stream", LlmCompleteChunk)
-_SPEC_ORDERS_PLACE: ApiSpec[Order] = ApiSpec("orders/place", "plain", Order)
-_SPEC_YOUR_STREAM_API: ApiSpec[str] = ApiSpec("your-stream-api", "stream", str)
+_SPEC_CHAT_SEND: ApiSpec[Sent] = ApiSpec("chat/send", "plain", Sent, ChatSendParams)
+_SPEC_CHAT_SUBSCRIBE: ApiSpec[Message] = ApiSpec(
+    "chat/subscribe", "stream", Message, ChatSubscribeParams
+)
+_SPEC_HELLO_SAY: ApiSpec[Greeting] = ApiSpec("hello/say", "plain", Greeting, HelloSayParams)
+_SPEC_LLM_COMPLETE: ApiSpec[LlmCompleteChunk] = ApiSpec(
+    "llm/complete", "stream", LlmCompleteChunk, LlmCompleteParams
+)
+_SPEC_ORDERS_PLACE: ApiSpec[Order] = ApiSpec("orders/place", "plain", Order, OrdersPlaceParams)
+_SPEC_YOUR_STREAM_API: ApiSpec[str] = ApiSpec("your-stream-api", "stream", str, YourStreamApiParams)
 
 _PLAIN_SPECS: dict[str, ApiSpec[Any]] = {
     "chat/send": _SPEC_CHAT_SEND,
@@ -352,7 +356,7 @@ class AsyncClient(AsyncClientCore[Fail]):
         timeout: float | httpx.Timeout | None = None,
     ) -> Any:
         """Call an API by its path, as Milkio's client does."""
-        spec = _PLAIN_SPECS.get(path) or ApiSpec(path, "plain", Any)
+        spec = _PLAIN_SPECS.get(path) or ApiSpec(path, "plain", Any, Any)
         return await self.execute_spec(spec, params, headers, timeout)
 
     @overload
@@ -391,7 +395,7 @@ class AsyncClient(AsyncClientCore[Fail]):
         timeout: float | httpx.Timeout | None = None,
     ) -> Any:
         """Call an API by its path, as Milkio's client does."""
-        spec = _STREAM_SPECS.get(path) or ApiSpec(path, "stream", Any)
+        spec = _STREAM_SPECS.get(path) or ApiSpec(path, "stream", Any, Any)
         return self.execute_stream_spec(spec, params, headers, timeout)
 
 
@@ -637,7 +641,7 @@ class Client(ClientCore[Fail]):
         timeout: float | httpx.Timeout | None = None,
     ) -> Any:
         """Call an API by its path, as Milkio's client does."""
-        spec = _PLAIN_SPECS.get(path) or ApiSpec(path, "plain", Any)
+        spec = _PLAIN_SPECS.get(path) or ApiSpec(path, "plain", Any, Any)
         return self.execute_spec(spec, params, headers, timeout)
 
     @overload
@@ -676,5 +680,5 @@ class Client(ClientCore[Fail]):
         timeout: float | httpx.Timeout | None = None,
     ) -> Any:
         """Call an API by its path, as Milkio's client does."""
-        spec = _STREAM_SPECS.get(path) or ApiSpec(path, "stream", Any)
+        spec = _STREAM_SPECS.get(path) or ApiSpec(path, "stream", Any, Any)
         return self.execute_stream_spec(spec, params, headers, timeout)

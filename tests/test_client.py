@@ -238,3 +238,15 @@ async def test_a_stream_is_iterated_once(example_server: RunningServer) -> None:
         await asyncio.sleep(0)
         with pytest.raises(RuntimeError, match="already consumed"):
             call.stream  # noqa: B018
+
+
+async def test_text_that_looks_like_tson_and_bytes_round_trip(
+    probe: GeneratedPackage, probe_server: RunningServer
+) -> None:
+    params = {"text": "t!Date:2026-01-01T00:00:00Z", "raw": "héllo".encode(), "binary": b"\x00\xff"}
+    async with probe.client.AsyncClient(base_url=probe_server.base_url) as client:
+        result = await client.values.texts.execute(params=params)
+    assert result
+    assert result.data.text == "t!Date:2026-01-01T00:00:00Z"
+    assert result.data.raw == "héllo".encode()
+    assert result.data.binary == b"\x00\xff"

@@ -215,8 +215,8 @@ def test_tson_values_arrive_typed_and_leave_as_tson(probe_server: RunningServer)
     response = post(probe_server, "values/echo", body, stream=False)
     data = response.json()["data"]
     assert data == {
-        "when": "t!Date:2026-11-24T10:00:00.123Z",
-        "naive": "t!Date:2026-11-24T10:00:00.000",
+        "when": "t!Date:2026-11-24T10:00:00.123000Z",
+        "naive": "t!Date:2026-11-24T10:00:00",
         "big": "t!bigint:1152921504606846977",
         "items": [1, 2],
         "label": None,

@@ -33,10 +33,11 @@ Side = Literal["input", "output"]
 RESERVED_NAMES = frozenset(
     {
         "Annotated", "Any", "ApiSpec", "AsyncClient", "AsyncClientCore", "AsyncStreamCall",
-        "BaseModel", "Client", "ClientCore", "ConfigDict", "Decimal", "Enum", "ExecuteResult",
-        "Fail", "Failure", "Field", "IntEnum", "Literal", "Mapping", "NotRequired", "StreamCall",
-        "StreamResult", "StrEnum", "Success", "TypeAlias", "TypeAliasType", "TypedDict", "UUID",
-        "date", "datetime", "httpx", "overload", "time", "timedelta",
+        "Base64Bytes", "BaseModel", "Client", "ClientCore", "ConfigDict", "Decimal", "Enum",
+        "ExecuteResult", "Fail", "Failure", "Field", "IntEnum", "Literal", "Mapping",
+        "NotRequired", "StreamCall", "StreamResult", "StrEnum", "Success", "TypeAlias",
+        "TypeAliasType", "TypedDict", "UUID", "date", "datetime", "httpx", "overload", "time",
+        "timedelta",
     }
 )  # fmt: skip
 
@@ -52,7 +53,7 @@ _STRING_FORMATS = {
     "uuid4": "UUID",
     "uuid5": "UUID",
     "binary": "bytes",
-    "base64": "bytes",
+    "base64": "Base64Bytes",
 }
 _PRIMITIVES = {"integer": "int", "number": "float", "boolean": "bool", "null": "None"}
 

@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 from milkio_gen import Context, define_api
-from pydantic import BaseModel
+from pydantic import Base64Bytes, BaseModel
 
 
 class Values(BaseModel):
@@ -45,3 +45,15 @@ async def context_seen(context: Context) -> Seen:
     return Seen(
         execute_id=context.execute_id, path=context.path, header=context.headers.get("x-probe")
     )
+
+
+class Texts(BaseModel):
+    text: str
+    raw: bytes
+    binary: Base64Bytes
+
+
+@define_api()
+async def texts(params: Texts) -> Texts:
+    """Strings that look like TSON, UTF-8 bytes and binary bytes, echoed."""
+    return params

@@ -64,7 +64,7 @@ class ClientBase(Generic[FailT]):
         return http.build_request(
             "POST",
             self.url(spec.path),
-            content=self.codec.request_body(params),
+            content=self.codec.request_body(spec, params),
             headers=self.codec.request_headers(JSON_ACCEPT, self.headers, headers),
             timeout=timeout or self.timeout,
         )
@@ -130,7 +130,7 @@ class StreamCallBase(Generic[ChunkT, FailT, GeneratorT]):
         return http.build_request(
             "POST",
             client.url(self._spec.path),
-            content=client.codec.request_body(self._params),
+            content=client.codec.request_body(self._spec, self._params),
             headers=client.codec.request_headers(STREAM_ACCEPT, client.headers, self._headers),
             timeout=_stream_timeout(self._timeout or client.timeout),
         )

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from typing import Any, Generic, TypeVar, cast
 
 import orjson
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from .. import tson
 from ..sse import ServerSentEvent
+from ..tson import Tson
 from ..type_safe import type_safe_error
 from ..wire import ENVELOPE_PREFIX
 from .results import ExecuteResult, Failure, StreamResult, Success
@@ -43,11 +43,14 @@ class Codec(Generic[FailT]):
     """Encodes requests and decodes answers for one app's fail type."""
 
     def __init__(self, fail_type: Any) -> None:
-        self._fail_adapter: TypeAdapter[FailT] = TypeAdapter(fail_type)
+        self._fail: Tson[FailT] = Tson(fail_type)
 
     @staticmethod
-    def request_body(params: Any) -> bytes:
-        return b"" if params is None else tson.dumps(params)
+    def request_body(spec: ApiSpec[Any], params: Any) -> bytes:
+        """Params are not checked here: the server does, and says what is wrong."""
+        if params is None:
+            return b""
+        return spec.params.dumps(params, check=False)
 
     @staticmethod
     def request_headers(accept: str, *headers: Mapping[str, str] | None) -> dict[str, str]:
@@ -60,7 +63,7 @@ class Codec(Generic[FailT]):
     def client_fail(self, code: str, data: Any) -> Failure[FailT]:
         message = "Network Error" if code == "NETWORK_ERROR" else "Type Safe Error"
         fail = {"code": code, "message": message, "data": data, "from_client": True}
-        return Failure(self._fail_adapter.validate_python(fail), None)
+        return Failure(self._fail.adapter.validate_python(fail), None)
 
     def network_error(self, detail: str) -> Failure[FailT]:
         return self.client_fail("NETWORK_ERROR", detail)
@@ -80,7 +83,7 @@ class Codec(Generic[FailT]):
     def fail_from(self, envelope: Mapping[str, Any]) -> Failure[FailT]:
         execute_id = envelope.get("executeId")
         try:
-            fail = self._fail_adapter.validate_json(tson.json_bytes(orjson.dumps(envelope["fail"])))
+            fail = self._fail.loads(orjson.dumps(envelope["fail"]))
         except (KeyError, ValidationError):
             return self.network_error(f"the server sent an unknown fail: {envelope.get('fail')!r}")
         return Failure(fail, execute_id if isinstance(execute_id, str) else None)
@@ -92,7 +95,7 @@ class Codec(Generic[FailT]):
         if envelope.get("success") is not True:
             return self.fail_from(envelope)
         try:
-            data = spec.adapter.validate_json(tson.json_bytes(orjson.dumps(envelope.get("data"))))
+            data = spec.output.loads(orjson.dumps(envelope.get("data")))
         except ValidationError as error:
             detail = type_safe_error(error.errors()[0], "$result").model_dump()
             return self.client_fail("TYPE_SAFE_ERROR", detail)
@@ -120,7 +123,7 @@ class StreamReader(Generic[ChunkT, FailT]):
             self._end(self._codec.network_error("the server sent a chunk before its handshake"))
             return NO_CHUNK
         try:
-            return self._spec.adapter.validate_json(tson.json_bytes(data))
+            return self._spec.output.loads(data)
         except ValidationError as error:
             detail = type_safe_error(error.errors()[0], "$chunk").model_dump()
             self._end(self._codec.client_fail("TYPE_SAFE_ERROR", detail))

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from ...api import get_definition
 from ...fails import BUILTIN_FAIL_CODES, FailCode, FailCodes, TypeSafeErrorData
 from ...signature import ApiSignature, read_signature
-from .. import tson
+from ..tson import Tson
 from ..type_safe import type_safe_error
 
 __all__ = ["ApiBinding", "Fail", "FailBook"]
@@ -33,17 +33,16 @@ class FailBook:
     def __init__(self, fail_codes: FailCodes | None) -> None:
         self._codes: dict[str, FailCode[Any]] = dict(BUILTIN_FAIL_CODES)
         self._codes.update({fail.code: fail for fail in fail_codes or ()})
-        self._adapters: dict[str, TypeAdapter[Any]] = {}
+        self._codecs: dict[str, Tson[Any]] = {}
 
     def make(self, code: str, data: Any = None) -> Fail:
         """Raises `KeyError` for an unknown code and `ValidationError` for data of a wrong type."""
         fail_code = self._codes[code]
-        adapter = self._adapters.get(code)
-        if adapter is None:
-            adapter = self._adapters[code] = TypeAdapter(fail_code.data_type)
-        data = adapter.validate_python(data)
-        encoded = tson.dumps(adapter.dump_python(data, mode="python", by_alias=True))
-        return Fail(code, fail_code.message(data), encoded)
+        codec = self._codecs.get(code)
+        if codec is None:
+            codec = self._codecs[code] = Tson(fail_code.data_type)
+        data = codec.adapter.validate_python(data)
+        return Fail(code, fail_code.message(data), codec.dumps(data))
 
 
 class ParamsRejected(Exception):
@@ -58,8 +57,8 @@ class ApiBinding:
     function: Callable[..., Any]
     meta: Mapping[str, Any]
     signature: ApiSignature
-    params_adapter: TypeAdapter[Any] | None
-    output_adapter: TypeAdapter[Any]
+    params: Tson[Any] | None
+    output: Tson[Any]
 
     @classmethod
     def create(cls, path: str, function: Callable[..., Any]) -> ApiBinding:
@@ -71,8 +70,8 @@ class ApiBinding:
             function=function,
             meta=definition.meta if definition else {},
             signature=signature,
-            params_adapter=None if params is None else TypeAdapter(params),
-            output_adapter=TypeAdapter(signature.output_type),
+            params=None if params is None else Tson(params),
+            output=Tson(signature.output_type),
         )
 
     @property
@@ -81,10 +80,10 @@ class ApiBinding:
 
     def parse_params(self, body: bytes) -> Any:
         """Validate the request body (TSON) into the params type; raise `ParamsRejected`."""
-        if self.params_adapter is None:
+        if self.params is None:
             return None
         try:
-            return self.params_adapter.validate_json(tson.json_bytes(body or b"{}"))
+            return self.params.loads(body or b"{}")
         except ValidationError as error:
             raise ParamsRejected(type_safe_error(error.errors()[0])) from None
         except (ValueError, orjson.JSONDecodeError):
@@ -93,14 +92,11 @@ class ApiBinding:
             ) from None
 
     def call(self, params: Any, context: Any) -> Any:
-        arguments: list[Any] = [] if self.params_adapter is None else [params]
+        arguments: list[Any] = [] if self.params is None else [params]
         if self.signature.takes_context:
             arguments.append(context)
         return self.function(*arguments)
 
     def encode_output(self, value: Any) -> bytes:
         """TSON of a chunk or result; a value that does not match its type raises."""
-        dumped = self.output_adapter.dump_python(
-            value, mode="python", by_alias=True, warnings="error"
-        )
-        return tson.dumps(dumped)
+        return self.output.dumps(value)
