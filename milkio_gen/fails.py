@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, get_type_hints
 
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel
 
 __all__ = [
     "BUILTIN_FAIL_CODES",
@@ -159,11 +159,3 @@ BUILTIN_FAIL_CODES: Mapping[str, FailCode[Any]] = {
         ),
     )
 }
-
-
-def fail_message(fail_code: FailCode[Any], data: Any) -> str:
-    return fail_code.message(data)
-
-
-def data_adapter(fail_code: FailCode[Any]) -> TypeAdapter[Any]:
-    return TypeAdapter(fail_code.data_type)

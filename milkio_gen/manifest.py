@@ -84,7 +84,7 @@ class Manifest(_Strict):
     defs: dict[str, JsonSchema] = Field(validation_alias="$defs", serialization_alias="$defs")
 
     def to_json(self) -> bytes:
-        """Stable bytes: keys sorted, two-space indents, a final newline."""
+        """Stable bytes: keys in a fixed order, two-space indents, a final newline."""
         data = self.model_dump(mode="json", by_alias=True)
         return orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n"
 

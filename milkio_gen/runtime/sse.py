@@ -146,10 +146,6 @@ class SSEDecoder:
         if data:
             events.append(ServerSentEvent(b"\n".join(data), event, self.last_event_id, retry))
 
-    def flush(self) -> list[ServerSentEvent]:
-        """End of stream: per the spec, an event without its closing blank line is dropped."""
-        return []
-
     def has_pending(self) -> bool:
         """Whether the stream so far ends inside an event (fields or a partial line)."""
         rest = b"".join(self._parts)
