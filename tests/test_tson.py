@@ -20,9 +20,9 @@ from typing_extensions import TypedDict
 
 VECTORS: dict[str, dict[str, Any]] = {
     vector["name"]: vector
-    for vector in json.loads(
-        (Path(__file__).parents[2] / "shared/reference/tson-vectors.json").read_text()
-    )["vectors"]
+    for vector in json.loads((Path(__file__).parent / "data" / "tson-vectors.json").read_text())[
+        "vectors"
+    ]
 }
 
 
