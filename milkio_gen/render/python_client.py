@@ -130,8 +130,8 @@ def plan_python(manifest: Manifest, manifest_bytes: bytes, source: str) -> Pytho
     fails = [
         PyFail(
             code=fail.code,
-            class_name=types_claim(
-                types, _pascal(fail.code.lower(), "Code").removesuffix("Fail") + "Fail"
+            class_name=types.claim(
+                _pascal(fail.code.lower(), "Code").removesuffix("Fail") + "Fail"
             ),
             doc=fail.doc,
             data_type=types.type_of(fail.data, "output"),
@@ -146,7 +146,7 @@ def plan_python(manifest: Manifest, manifest_bytes: bytes, source: str) -> Pytho
         if node is not root:
             name = _pascal(node.path)
             suffix = ("" if name.endswith("Api") else "Api") if node.api else "Apis"
-            node.class_name = types_claim(types, name + suffix, twin_prefix="Async")
+            node.class_name = types.claim(name + suffix, twin_prefix="Async")
     return PythonPlan(
         app=manifest.app,
         source=source,
@@ -159,21 +159,6 @@ def plan_python(manifest: Manifest, manifest_bytes: bytes, source: str) -> Pytho
     )
 
 
-def types_claim(types: PythonTypes, name: str, twin_prefix: str = "") -> str:
-    """A class name of the client's own, kept apart from the app's type names.
-
-    With `twin_prefix`, the prefixed twin (`AsyncChatApi` beside `ChatApi`) is claimed too.
-    """
-    taken = types.taken_names
-    candidate, counter = name, 2
-    while candidate in taken or (twin_prefix and twin_prefix + candidate in taken):
-        candidate, counter = f"{name}{counter}", counter + 1
-    taken.add(candidate)
-    if twin_prefix:
-        taken.add(twin_prefix + candidate)
-    return candidate
-
-
 _INLINE = frozenset({"str", "int", "float", "bool", "None", "bytes", "Any"})
 
 
@@ -183,7 +168,7 @@ def _root_type(
     """A root type as the client names it: an alias in `models.py` unless it is a plain name."""
     if expression in _INLINE or expression in types.declared_names:
         return expression
-    alias = types_claim(types, name)
+    alias = types.claim(name)
     aliases.append(PyAlias(alias, doc, expression))
     return alias
 

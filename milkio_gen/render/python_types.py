@@ -11,10 +11,12 @@ from __future__ import annotations
 import keyword
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal, cast
+from dataclasses import dataclass, replace
+from typing import Any, cast
 
 from pydantic import BaseModel
+
+from .type_target import Side, TypeTarget
 
 __all__ = [
     "Declaration",
@@ -24,11 +26,8 @@ __all__ = [
     "PyModel",
     "PyTypedDict",
     "PythonTypes",
-    "Side",
     "python_identifier",
 ]
-
-Side = Literal["input", "output"]
 
 RESERVED_NAMES = frozenset(
     {
@@ -138,55 +137,17 @@ class PyAlias:
 Declaration = PyModel | PyTypedDict | PyEnum | PyAlias
 
 
-@dataclass
-class PythonTypes:
-    """Converts the manifest's schemas; ask for root types, then read `declarations()`."""
+class PythonTypes(TypeTarget):
+    """Python types: `TypedDict`s for input, pydantic models for output."""
 
-    defs: dict[str, dict[str, Any]]
-    _sides: dict[str, set[Side]] = field(default_factory=dict[str, set[Side]])
-    _names: dict[tuple[str, Side], str] = field(default_factory=dict[tuple[str, Side], str])
-    taken_names: set[str] = field(default_factory=lambda: set(RESERVED_NAMES))
+    reserved = RESERVED_NAMES
 
-    def plan(self, roots: list[tuple[dict[str, Any], Side]]) -> None:
-        """Record every definition the roots reach, and on which side, then name them."""
-        pending = list(roots)
-        while pending:
-            schema, side = pending.pop()
-            for ref in _refs(schema):
-                target_side: Side = "output" if self._is_shared(ref) else side
-                sides = self._sides.setdefault(ref, set())
-                if target_side not in sides:
-                    sides.add(target_side)
-                    pending.append((self.defs[ref], side))
-        for ref in sorted(self._sides):
-            for side in sorted(self._sides[ref], key=lambda s: s != "output"):
-                self._names[(ref, side)] = self._claim(ref, side)
-
-    def _is_shared(self, ref: str) -> bool:
-        """Enums are one class for both sides."""
-        return "enum" in self.defs[ref] and "properties" not in self.defs[ref]
-
-    def _claim(self, ref: str, side: Side) -> str:
-        base = python_identifier(ref)
-        if side == "input" and "output" in self._sides[ref]:
-            base = f"{base}Input"
-        name, counter = base, 2
-        while name in self.taken_names:
-            name = f"{base}Model" if counter == 2 else f"{base}Model{counter}"
-            counter += 1
-        self.taken_names.add(name)
-        return name
-
-    @property
-    def declared_names(self) -> set[str]:
-        return set(self._names.values())
-
-    def name_of(self, ref: str, side: Side) -> str:
-        return self._names[(ref, "output" if self._is_shared(ref) else side)]
+    def identifier(self, text: str) -> str:
+        return python_identifier(text)
 
     def declarations(self) -> list[Declaration]:
         """Enums, then classes, in name order, then aliases, each after those it uses."""
-        made = [self._declare(ref, side) for (ref, side) in self._names]
+        made = [self._declare(ref, side) for (ref, side) in self.planned]
         classes = sorted(
             (d for d in made if d.macro != "alias"), key=lambda d: (d.macro != "enum", d.name)
         )
@@ -195,7 +156,7 @@ class PythonTypes:
 
     def _declare(self, ref: str, side: Side) -> Declaration:
         schema = self.defs[ref]
-        name = self._names[(ref, side)]
+        name = self.planned_name(ref, side)
         doc = schema.get("description")
         if "properties" in schema or (
             schema.get("type") == "object" and "additionalProperties" not in schema
@@ -269,18 +230,6 @@ class PythonTypes:
 
 def _object(value: Any) -> dict[str, Any]:
     return cast(dict[str, Any], value)
-
-
-def _refs(schema: Any) -> Iterator[str]:
-    if isinstance(schema, dict):
-        for key, value in _object(schema).items():
-            if key == "$ref" and isinstance(value, str):
-                yield value.removeprefix("#/$defs/")
-            elif key != "discriminator":
-                yield from _refs(value)
-    elif isinstance(schema, list):
-        for item in cast(list[Any], schema):
-            yield from _refs(item)
 
 
 def _union(types: list[str]) -> str:
