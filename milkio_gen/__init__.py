@@ -12,6 +12,15 @@ async def action(params: Params, context: Context) -> AsyncIterator[str]:
 from .api import ApiDefinition, define_api
 from .context import Context
 from .fails import FailCode, FailCodes, Reject
+from .types import BigInt
 
-__all__ = ["ApiDefinition", "Context", "FailCode", "FailCodes", "Reject", "define_api"]
+__all__ = [
+    "ApiDefinition",
+    "BigInt",
+    "Context",
+    "FailCode",
+    "FailCodes",
+    "Reject",
+    "define_api",
+]
 __version__ = "0.1.0"

@@ -10,7 +10,7 @@ from pathlib import Path
 from .config import BuildConfig
 from .extract import extract
 from .manifest import Manifest
-from .render.generate import generate_python
+from .render.generate import generate_python, generate_typescript
 
 __all__ = ["BuildReport", "build", "render_files"]
 
@@ -37,15 +37,13 @@ def render_files(config: BuildConfig) -> tuple[Manifest, dict[Path, bytes]]:
         config.schema: manifest_bytes,
         config.schema.with_name("manifest.schema.json"): Manifest.json_schema_bytes(),
     }
+    source = _shown(config.schema, config.root)
     files.update(
         generate_python(
-            manifest,
-            manifest_bytes,
-            source=_shown(config.schema, config.root),
-            out=config.out,
-            project_root=config.root,
+            manifest, manifest_bytes, source=source, out=config.out, project_root=config.root
         )
     )
+    files.update(generate_typescript(manifest, manifest_bytes, source=source, out=config.out))
     return manifest, files
 
 

@@ -39,6 +39,7 @@ def test_committed_schema_and_generated_match_a_fresh_build() -> None:
         Path("generated/client.py"),
         Path("generated/server.py"),
         Path("generated/py.typed"),
+        Path("generated/client.ts"),
     }
     for path, content in files.items():
         assert (ROOT / path).read_bytes() == content, f"{path} is stale: run scripts/regen"
@@ -97,11 +98,11 @@ def test_build_flags_check_and_stable_bytes(tmp_path: Path) -> None:
 
     first = milkio_gen("build", *flags)
     assert first.returncode == 0, first.stderr
-    assert re.match(r"built \d+ APIs: 7 files written, 0 unchanged \(\d+\.\d+s\)", first.stdout)
+    assert re.match(r"built \d+ APIs: 8 files written, 0 unchanged \(\d+\.\d+s\)", first.stdout)
     written = {path: path.read_bytes() for path in tmp_path.rglob("*") if path.is_file()}
 
     again = milkio_gen("build", *flags)
-    assert "0 files written, 7 unchanged" in again.stdout
+    assert "0 files written, 8 unchanged" in again.stdout
     assert {path: path.read_bytes() for path in written} == written
 
     assert milkio_gen("build", "--check", *flags).returncode == 0

@@ -53,6 +53,6 @@ def test_wheel_installed_in_a_fresh_venv_builds_the_example(tmp_path: Path) -> N
         check=False,
     )
     assert built.returncode == 0, built.stderr
-    for name in ("client.py", "models.py", "server.py", "__init__.py"):
+    for name in ("client.py", "models.py", "server.py", "__init__.py", "client.ts"):
         made = (project / "generated" / name).read_bytes()
         assert made == (ROOT / "generated" / name).read_bytes(), f"{name} differs"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -34,6 +35,18 @@ def docstring(text: str | None, indent: int = 0) -> str:
     return f'{pad}"""{lines[0]}\n{inner}\n{pad}"""'
 
 
+def jsdoc(text: str | None, indent: int = 0) -> str:
+    """A JSDoc comment of `text`, indented for its block, ending with a newline."""
+    if not text:
+        return ""
+    pad = " " * indent
+    lines = [line.rstrip() for line in text.replace("*/", "*\\/").strip().splitlines()]
+    if len(lines) == 1:
+        return f"{pad}/** {lines[0]} */\n"
+    body = "".join(f"{pad} *{' ' + line if line else ''}\n" for line in lines)
+    return f"{pad}/**\n{body}{pad} */\n"
+
+
 def python_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
@@ -50,4 +63,6 @@ def environment() -> Environment:
     )
     env.filters["docstring"] = docstring
     env.filters["pystr"] = python_string
+    env.filters["jsdoc"] = jsdoc
+    env.filters["tsstr"] = lambda text: json.dumps(text, ensure_ascii=False)
     return env

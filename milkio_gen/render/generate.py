@@ -10,8 +10,9 @@ from ..manifest import Manifest
 from .environment import environment
 from .formatting import FormattingFailed, format_python
 from .python_client import plan_python
+from .typescript_client import plan_typescript
 
-__all__ = ["generate_python"]
+__all__ = ["generate_python", "generate_typescript"]
 
 _PYTHON_FILES = ("__init__.py", "models.py", "client.py", "server.py")
 
@@ -48,3 +49,12 @@ def generate_python(
             ) from None
     files[out / "py.typed"] = b""
     return files
+
+
+def generate_typescript(
+    manifest: Manifest, manifest_bytes: bytes, *, source: str, out: Path
+) -> dict[Path, bytes]:
+    """`client.ts`: the TypeScript client, one file with no dependency."""
+    plan = plan_typescript(manifest, manifest_bytes, source)
+    rendered = environment().get_template("client.ts.jinja").render(plan=plan)
+    return {out / "client.ts": rendered.encode()}

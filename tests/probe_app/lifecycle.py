@@ -59,3 +59,17 @@ async def slow_second(params: Probe) -> AsyncIterator[str]:
     yield "first"
     await asyncio.sleep(30)
     yield "second"
+
+
+class Ended(BaseModel):
+    ended: bool
+    at_ms: float | None
+    """Wall-clock milliseconds, for clients in another process to compare with their own."""
+    how: str
+
+
+@define_api()
+async def ended_report(params: Probe) -> Ended:
+    """Whether the stream with this key has ended on the server, when and how."""
+    entry = record(params.key)
+    return Ended(ended=entry.ended.is_set(), at_ms=entry.ended_at_wall_ms, how=entry.how)

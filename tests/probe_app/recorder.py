@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 class Record:
     ended: threading.Event = field(default_factory=threading.Event)
     ended_at: float | None = None
+    ended_at_wall_ms: float | None = None
     chunks: int = 0
     how: str = ""
 
@@ -25,5 +26,6 @@ def record(key: str) -> Record:
 def ended(key: str, how: str) -> None:
     entry = record(key)
     entry.ended_at = time.monotonic()
+    entry.ended_at_wall_ms = time.time() * 1000
     entry.how = how
     entry.ended.set()

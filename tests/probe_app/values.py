@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator
 from datetime import datetime
 
-from milkio_gen import Context, define_api
+from milkio_gen import BigInt, Context, define_api
 from pydantic import Base64Bytes, BaseModel
 
 
@@ -57,3 +57,17 @@ class Texts(BaseModel):
 async def texts(params: Texts) -> Texts:
     """Strings that look like TSON, UTF-8 bytes and binary bytes, echoed."""
     return params
+
+
+class Big(BaseModel):
+    exact: BigInt
+    small: BigInt
+    when: datetime
+    maybe_when: datetime | None = None
+
+
+@define_api()
+async def big(params: Big) -> AsyncIterator[Big]:
+    """`BigInt`s and datetimes, streamed back twice."""
+    yield params
+    yield params

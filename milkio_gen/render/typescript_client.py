@@ -1,0 +1,152 @@
+"""The plan of the generated `client.ts`: its types, its API tree, its fails and TSON plans."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..manifest import Manifest
+from ..runtime.tson_plan import Plan, build_plans
+from .typescript_types import TsDeclaration, TypeScriptTypes
+
+__all__ = ["TsApi", "TsFail", "TsNode", "TypeScriptPlan", "plan_typescript"]
+
+_CLIENT_MEMBERS = frozenset({"execute", "executeStream"})
+
+
+def _camel(segment: str) -> str:
+    parts = [part for part in re.split(r"[^A-Za-z0-9$]+", segment) if part]
+    name = (
+        "".join([parts[0], *(part[:1].upper() + part[1:] for part in parts[1:])])
+        if parts
+        else "api"
+    )
+    if name[:1].isdigit():
+        name = f"api{name}"
+    return f"{name}_" if name in _CLIENT_MEMBERS else name
+
+
+def _pascal(text: str) -> str:
+    name = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text) if part)
+    return name if name[:1].isalpha() else f"Code{name}"
+
+
+@dataclass(frozen=True, slots=True)
+class TsApi:
+    path: str
+    kind: str
+    params_type: str | None
+    output_type: str
+    doc: str | None
+    source: str | None
+
+
+@dataclass(slots=True)
+class TsNode:
+    """One level of `client.a.b`: an API, a namespace of APIs, or both."""
+
+    key: str
+    path: str
+    api: TsApi | None = None
+    children: dict[str, TsNode] = field(default_factory=dict[str, "TsNode"])
+
+
+@dataclass(frozen=True, slots=True)
+class TsFail:
+    code: str
+    type_name: str
+    doc: str | None
+    data_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class TypeScriptPlan:
+    app: str
+    source: str
+    digest: str
+    declarations: list[TsDeclaration]
+    apis: list[TsApi]
+    root: TsNode
+    fails: list[TsFail]
+    plans: dict[str, Plan]
+    """TSON plans of what clients receive: by API path, and by `fail:<code>`."""
+    plan_defs: dict[str, Plan]
+
+    @property
+    def plain_apis(self) -> list[TsApi]:
+        return [api for api in self.apis if api.kind == "plain"]
+
+    @property
+    def stream_apis(self) -> list[TsApi]:
+        return [api for api in self.apis if api.kind == "stream"]
+
+    @staticmethod
+    def json(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+
+
+def plan_typescript(manifest: Manifest, manifest_bytes: bytes, source: str) -> TypeScriptPlan:
+    types = TypeScriptTypes(manifest.defs)
+    roots: list[tuple[dict[str, Any], Any]] = []
+    for entry in manifest.apis:
+        if entry.params is not None:
+            roots.append((entry.params, "input"))
+        roots.append((entry.chunk or entry.result or {}, "output"))
+    roots.extend((fail.data, "output") for fail in manifest.fail_codes)
+    types.plan(roots)
+
+    apis = [
+        TsApi(
+            path=entry.path,
+            kind=entry.kind,
+            params_type=None if entry.params is None else types.type_of(entry.params, "input"),
+            output_type=types.type_of(entry.chunk or entry.result or {}, "output"),
+            doc=entry.doc,
+            source=f"{entry.source.file}:{entry.source.line}" if entry.source else None,
+        )
+        for entry in manifest.apis
+    ]
+    fails = [
+        TsFail(
+            code=fail.code,
+            type_name=types.claim(_pascal(fail.code.lower()).removesuffix("Fail") + "Fail"),
+            doc=fail.doc,
+            data_type=types.type_of(fail.data, "output"),
+        )
+        for fail in manifest.fail_codes
+    ]
+    schemas = {entry.path: entry.chunk or entry.result or {} for entry in manifest.apis}
+    schemas.update({f"fail:{fail.code}": fail.data for fail in manifest.fail_codes})
+    plans, plan_set = build_plans(schemas, manifest.defs)
+    root = TsNode(key="", path="")
+    for api in apis:
+        _insert(root, api)
+    return TypeScriptPlan(
+        app=manifest.app,
+        source=source,
+        digest=hashlib.sha256(manifest_bytes).hexdigest()[:16],
+        declarations=types.declarations(),
+        apis=apis,
+        root=root,
+        fails=fails,
+        plans={name: plan for name, plan in plans.items() if plan is not None},
+        plan_defs=dict(sorted(plan_set.defs.items())),
+    )
+
+
+def _insert(root: TsNode, api: TsApi) -> None:
+    node = root
+    segments = api.path.split("/")
+    for depth in range(len(segments)):
+        path = "/".join(segments[: depth + 1])
+        base = _camel(segments[depth])
+        key, counter = base, 2
+        while key in node.children and node.children[key].path != path:
+            key, counter = f"{base}{counter}", counter + 1
+        if key not in node.children:
+            node.children[key] = TsNode(key=key, path=path)
+        node = node.children[key]
+    node.api = api

@@ -1,0 +1,227 @@
+// The generated TypeScript client against real Python servers (their URLs come from the
+// environment: BASE_URL serves the example app, PROBE_URL the tests' probe app).
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:net";
+import { after, describe, test } from "node:test";
+import { createParser } from "eventsource-parser";
+import { createClient, type Token, type Usage } from "../../../generated/client.js";
+import { createClient as createProbeClient } from "../probe/client.js";
+
+const baseUrl = process.env.BASE_URL ?? "";
+const probeUrl = process.env.PROBE_URL ?? "";
+const client = createClient({ baseUrl });
+const probe = createProbeClient({ baseUrl: probeUrl });
+
+function newKey(): string {
+  return `ts-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+}
+
+/** Milliseconds from `stoppedAt` to the action's `finally`, read from the server. */
+async function endedAfter(key: string, stoppedAt: number): Promise<number> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const report = await probe.lifecycle.endedReport.execute({ params: { key } });
+    assert.ok(report.success);
+    if (report.data.ended && report.data.at_ms !== null) return report.data.at_ms - stoppedAt;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error("the action never ended");
+}
+
+describe("streams of the example app", () => {
+  test("your-stream-api greets, then tells the time", async () => {
+    const { stream, getResult } = client.executeStream("your-stream-api", { params: { name: "furina" } });
+    const chunks: string[] = [];
+    for await (const chunk of stream) {
+      chunks.push(chunk);
+      if (chunks.length === 2) break;
+    }
+    assert.equal(chunks[0], "Hello, furina! The current time is:");
+    assert.ok(!Number.isNaN(Date.parse(chunks[1] ?? "")));
+    assert.equal(getResult().success, true);
+  });
+
+  test("llm/complete streams typed tokens, then its usage", async () => {
+    const { stream, getResult } = client.llm.complete.executeStream({ params: { prompt: "a b", max_tokens: 3, delay: 0 } });
+    const pieces: (Token | Usage)[] = [];
+    for await (const piece of stream) pieces.push(piece);
+    assert.deepEqual(pieces.map((piece) => piece.type), ["token", "token", "token", "usage"]);
+    assert.deepEqual(pieces.at(-1), { type: "usage", prompt_tokens: 2, completion_tokens: 3 });
+    const result = getResult();
+    assert.ok(result.success);
+    assert.equal(result.executeId.length, 26);
+  });
+
+  test("chat/subscribe receives what chat/send sends, with Dates", async () => {
+    const room = newKey();
+    const { stream } = client.chat.subscribe.executeStream({ params: { room } });
+    const first = stream.next();
+    let delivered = 0;
+    for (let attempt = 0; attempt < 50 && delivered === 0; attempt++) {
+      const sent = await client.chat.send.execute({ params: { room, author: "ts", text: "hello" } });
+      assert.ok(sent.success);
+      delivered = sent.data.delivered_to;
+      if (delivered === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const { value } = await first;
+    await stream.return(undefined);
+    assert.ok(value !== undefined);
+    assert.equal(value.text, "hello");
+    assert.ok(value.sent_at instanceof Date);
+  });
+});
+
+describe("plain calls and fails", () => {
+  test("a success carries typed data, Dates included", async () => {
+    const result = await client.hello.say.execute({ params: { name: "ts" } });
+    assert.ok(result.success);
+    assert.equal(result.data.message, "Hello, ts!");
+    assert.ok(result.data.at instanceof Date);
+  });
+
+  test("an app fail code carries its typed data", async () => {
+    const result = await client.execute("orders/place", { params: { item: "cake", quantity: 1 } });
+    assert.ok(!result.success);
+    assert.equal(result.fail.code, "OUT_OF_STOCK");
+    if (result.fail.code === "OUT_OF_STOCK") assert.deepEqual(result.fail.data, { item: "cake", available: 0 });
+  });
+
+  test("invalid params fail with TYPE_SAFE_ERROR", async () => {
+    const result = await client.hello.say.execute({ params: { name: "" } });
+    assert.ok(!result.success);
+    assert.equal(result.fail.code, "TYPE_SAFE_ERROR");
+  });
+
+  test("an error mid-stream becomes the stream's result", async () => {
+    const { stream, getResult } = probe.failures.raiseInStream.executeStream();
+    const chunks: number[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    assert.deepEqual(chunks, [1, 2]);
+    const result = getResult();
+    assert.ok(!result.success);
+    assert.equal(result.fail.code, "INTERNAL_SERVER_ERROR");
+    assert.equal(result.fail.fromClient, undefined);
+  });
+
+  test("a server that is not there gives NETWORK_ERROR from the client", async () => {
+    const nowhere = createClient({ baseUrl: "http://127.0.0.1:9" });
+    const plain = await nowhere.hello.say.execute({ params: { name: "a" } });
+    const { stream, getResult } = nowhere.executeStream("your-stream-api", { params: { name: "a" } });
+    for await (const chunk of stream) assert.fail(`unexpected chunk ${chunk}`);
+    for (const result of [plain, getResult()]) {
+      assert.ok(!result.success);
+      assert.equal(result.fail.code, "NETWORK_ERROR");
+      assert.equal(result.fail.fromClient, true);
+    }
+  });
+});
+
+describe("stopping", () => {
+  for (const path of ["lifecycle/forever", "lifecycle/spin"] as const) {
+    test(`stream.return() on ${path} ends the action within 100 ms`, async () => {
+      const key = newKey();
+      const { stream } = probe.executeStream(path, { params: { key } });
+      await stream.next();
+      const stoppedAt = Date.now();
+      await stream.return(undefined);
+      assert.ok((await endedAfter(key, stoppedAt)) < 100);
+    });
+
+    test(`break on ${path} ends the action within 100 ms`, async () => {
+      const key = newKey();
+      let stoppedAt = 0;
+      for await (const _ of probe.executeStream(path, { params: { key } }).stream) {
+        stoppedAt = Date.now();
+        break;
+      }
+      assert.ok((await endedAfter(key, stoppedAt)) < 100);
+    });
+  }
+
+  test("an aborted signal stops a stream from outside its loop", async () => {
+    const key = newKey();
+    const controller = new AbortController();
+    const { stream } = probe.lifecycle.forever.executeStream({ params: { key }, signal: controller.signal });
+    await stream.next();
+    const stoppedAt = Date.now();
+    controller.abort();
+    assert.ok((await endedAfter(key, stoppedAt)) < 100);
+  });
+});
+
+describe("TSON both ways", () => {
+  test("bigints and Dates go out and come back exactly", async () => {
+    const when = new Date("2026-11-24T10:00:00.123Z");
+    const params = { exact: 2n ** 70n + 1n, small: 5n, when, maybe_when: null };
+    const { stream } = probe.values.big.executeStream({ params });
+    const chunks = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    assert.equal(chunks.length, 2);
+    for (const chunk of chunks) {
+      assert.equal(chunk.exact, 2n ** 70n + 1n);
+      assert.equal(chunk.small, 5n);
+      assert.ok(chunk.when instanceof Date);
+      assert.equal(chunk.when.getTime(), when.getTime());
+      assert.equal(chunk.maybe_when, null);
+    }
+  });
+
+  test("a string that looks like TSON stays a string", async () => {
+    const result = await probe.values.texts.execute({ params: { text: "t!Date:2026-01-01T00:00:00Z", raw: "héllo", binary: "aGk=" } });
+    assert.ok(result.success);
+    assert.equal(result.data.text, "t!Date:2026-01-01T00:00:00Z");
+    assert.equal(result.data.raw, "héllo");
+    assert.equal(result.data.binary, "aGk=");
+  });
+});
+
+describe("a broken connection", () => {
+  let server: Server | undefined;
+  after(() => server?.close());
+
+  test("a stream cut mid-event ends with NETWORK_ERROR, after the chunks that came", async () => {
+    server = createServer((socket) => {
+      socket.once("data", () => {
+        socket.end(
+          "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n" +
+            'data:@{"executeId":"01J0000000000000000000000A","success":true,"data":"$"}\n\n' +
+            'data:"a"\n\ndata:"b',
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
+    const address = server.address();
+    assert.ok(address !== null && typeof address === "object");
+    const cut = createClient({ baseUrl: `http://127.0.0.1:${address.port}` });
+    const { stream, getResult } = cut.executeStream("your-stream-api", { params: { name: "a" } });
+    const chunks: string[] = [];
+    for await (const chunk of stream) chunks.push(chunk);
+    assert.deepEqual(chunks, ["a"]);
+    const result = getResult();
+    assert.ok(!result.success);
+    assert.equal(result.fail.code, "NETWORK_ERROR");
+    assert.equal(result.fail.fromClient, true);
+  });
+});
+
+describe("plain SSE", () => {
+  test("eventsource-parser reads the stream: handshake, chunks, end", async () => {
+    const response = await fetch(`${baseUrl}/llm/complete`, {
+      method: "POST",
+      headers: { accept: "text/event-stream", "content-type": "application/json" },
+      body: JSON.stringify({ prompt: "sse", max_tokens: 2, delay: 0 }),
+    });
+    assert.ok(response.headers.get("content-type")?.startsWith("text/event-stream"));
+    const events: string[] = [];
+    const parser = createParser({ onEvent: (event) => events.push(event.data) });
+    const decoder = new TextDecoder();
+    assert.ok(response.body !== null);
+    const reader = response.body.getReader();
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      parser.feed(decoder.decode(read.value, { stream: true }));
+    }
+    assert.equal(events.length, 4);
+    assert.ok(events[0]?.startsWith("@"));
+    assert.equal(JSON.parse(events[0]!.slice(1)).success, true);
+    assert.deepEqual(JSON.parse(events[3]!), { type: "usage", prompt_tokens: 1, completion_tokens: 2 });
+  });
+});
