@@ -84,7 +84,8 @@ def test_manifest_describes_every_api_of_the_example() -> None:
         "data": {"$ref": "#/$defs/OutOfStock"},
     }
     assert {"NOT_FOUND", "TYPE_SAFE_ERROR", "INTERNAL_SERVER_ERROR", "NETWORK_ERROR"} <= set(codes)
-    assert manifest["$defs"]["TypeSafeErrorData"]["required"] == ["path", "expected"]
+    # What the server sends has every field of a model, defaults included.
+    assert manifest["$defs"]["TypeSafeErrorData"]["required"] == ["path", "expected", "value"]
 
 
 def test_build_flags_check_and_stable_bytes(tmp_path: Path) -> None:

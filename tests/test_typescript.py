@@ -31,13 +31,15 @@ def compiled() -> Path:
     for app, name in (("tests.probe_app", "probe"), ("tests.edge_app", "edge")):
         out = TS / name
         build(load_config(ROOT, app=app, schema=out / "manifest.json", out=out))
-    tsc = run([str(TS / "node_modules" / ".bin" / "tsc"), "-p", "tsconfig.json"])
-    assert tsc.returncode == 0, tsc.stdout + tsc.stderr
+    for config in ("tsconfig.json", "tsconfig.node.json"):
+        tsc = run([str(TS / "node_modules" / ".bin" / "tsc"), "-p", config])
+        assert tsc.returncode == 0, f"{config}:\n{tsc.stdout}{tsc.stderr}"
     return TS / "dist"
 
 
 def test_generated_clients_and_typing_file_pass_tsc_strict(compiled: Path) -> None:
-    """The example's client, the awkward names of the edge app, and `@ts-expect-error`s."""
+    """The example's client, the awkward names of the edge app, and `@ts-expect-error`s; and
+    the clients again as a Node-only project with the strictest flags (tsconfig.node.json)."""
     assert (compiled / "generated" / "client.js").is_file()
     assert (compiled / "tests" / "ts" / "edge" / "client.js").is_file()
     assert (compiled / "tests" / "ts" / "src" / "typing.js").is_file()

@@ -116,10 +116,16 @@ def discover(app: str) -> Discovery:
     apis: list[FoundApi] = []
     fail_codes: list[FoundFailCodes] = []
     for module in modules:
+        seen: set[int] = set()
         for name, value in sorted(vars(module).items()):
             definition = get_definition(value)
             owned = getattr(value, "__module__", None) == module.__name__
-            if definition is not None and owned:
+            if definition is not None and owned and id(value) not in seen:
+                seen.add(id(value))
+                # A function bound to several names is one API, under the name it was defined with.
+                own_name = getattr(value, "__name__", name)
+                if getattr(module, own_name, None) is value:
+                    name = own_name
                 apis.append(_found_api(app, module.__name__, name, definition, errors))
             elif isinstance(value, FailCodes) and not any(
                 found.fail_codes is value for found in fail_codes

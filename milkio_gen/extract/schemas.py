@@ -45,6 +45,13 @@ class _Generator(GenerateJsonSchema):
         # Titles made from field names repeat the name; leave them out of the manifest.
         return False
 
+    def field_is_required(self, field: Any, total: bool) -> bool:
+        # The server sends every field of a model or dataclass, defaults included, so clients
+        # may count on them; only a TypedDict's missing keys stay missing.
+        if self.mode == "serialization" and field["type"] != "typed-dict-field":
+            return True
+        return super().field_is_required(field, total)
+
 
 def core_schema_of(request: SchemaRequest) -> CoreSchema:
     try:

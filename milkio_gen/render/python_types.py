@@ -177,8 +177,11 @@ class PythonTypes(TypeTarget):
             is_required = wire_name in required
             default = None
             if side == "output" and not is_required:
-                default = _default_source(property_schema)
-                is_required = default is None
+                # A key the server may leave out (a TypedDict's): absent reads as None.
+                type_ = type_ if type_.endswith("| None") or type_ == "None" else f"{type_} | None"
+                default = "None"
+            elif side == "output" and (default := _default_source(property_schema)) is not None:
+                is_required = False  # the server sends it; the default serves code that builds one
             name = wire_name if side == "input" else _attribute_name(wire_name, taken)
             taken.add(name)
             doc = property_schema.get("description")
@@ -240,19 +243,23 @@ def _union(types: list[str]) -> str:
 
 
 def _default_source(schema: dict[str, Any]) -> str | None:
+    """The default as Python source, when it is a literal the field's type accepts as is."""
     if "default" not in schema:
         return None
     value = schema["default"]
     plain = schema.get("type") in ("string", "integer", "number", "boolean")
     if value is None or value in ([], {}) or (plain and "format" not in schema):
         return python_literal(value)
-    return None  # the server always sends it; rebuilding its value would need its type
+    return None
 
 
 def _attribute_name(wire_name: str, taken: set[str]) -> str:
+    """A model attribute for a wire name: pydantic keeps `_x` private and `model_*` its own."""
     name = python_identifier(wire_name)
     if name.startswith("_") or name in _MODEL_ATTRIBUTES:
         name = f"{name.lstrip('_')}_"
+    if not name[:1].isalpha():
+        name = f"f_{name}"
     while name in taken:
         name = f"{name}_"
     return name

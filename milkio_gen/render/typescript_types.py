@@ -1,7 +1,7 @@
 """JSON Schema to TypeScript types: the declarations of the generated `client.ts`.
 
 Objects become interfaces, with optional properties for what a client may leave out of its
-params; what it receives has every property, as the server always sends them. Enums become
+params, and for the keys a TypedDict the server sends may lack. Enums become
 unions of literals, datetimes `Date`, ints `number` (`bigint` for `BigInt` fields).
 """
 
@@ -108,7 +108,8 @@ class TypeScriptTypes(TypeTarget):
     def _properties(self, schema: Schema, side: Side) -> Iterator[TsProperty]:
         required = set(schema.get("required", ()))
         for wire_name, property_schema in schema.get("properties", {}).items():
-            optional = side == "input" and wire_name not in required
+            # Output schemas require what the server always sends; the rest may be missing.
+            optional = wire_name not in required
             yield TsProperty(
                 property_key(wire_name),
                 self.type_of(property_schema, side),

@@ -137,6 +137,18 @@ describe("stopping", () => {
     });
   }
 
+  test("return() while a next() waits stops the stream at once", async () => {
+    const key = newKey();
+    const { stream, getResult } = probe.lifecycle.forever.executeStream({ params: { key } });
+    await stream.next();
+    const waiting = stream.next(); // the action sends nothing more
+    const stoppedAt = Date.now();
+    await stream.return(undefined);
+    assert.ok((await endedAfter(key, stoppedAt)) < 100);
+    assert.deepEqual(await waiting, { value: undefined, done: true });
+    assert.equal(getResult().success, true, "a stop is not a failure");
+  });
+
   test("an aborted signal stops a stream from outside its loop", async () => {
     const key = newKey();
     const controller = new AbortController();
@@ -174,32 +186,51 @@ describe("TSON both ways", () => {
   });
 });
 
-describe("a broken connection", () => {
-  let server: Server | undefined;
-  after(() => server?.close());
+describe("answers a real server of ours never sends", () => {
+  const servers: Server[] = [];
+  after(() => servers.forEach((server) => server.close()));
+  const handshake = 'data:@{"executeId":"01J0000000000000000000000A","success":true,"data":"$"}';
 
-  test("a stream cut mid-event ends with NETWORK_ERROR, after the chunks that came", async () => {
-    server = createServer((socket) => {
+  /** A client of a raw TCP server that answers every request with `body` as an event stream. */
+  async function answering(body: string) {
+    const server = createServer((socket) => {
       socket.once("data", () => {
-        socket.end(
-          "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n" +
-            'data:@{"executeId":"01J0000000000000000000000A","success":true,"data":"$"}\n\n' +
-            'data:"a"\n\ndata:"b',
-        );
+        socket.end("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n" + body);
       });
     });
-    await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const address = server.address();
     assert.ok(address !== null && typeof address === "object");
-    const cut = createClient({ baseUrl: `http://127.0.0.1:${address.port}` });
-    const { stream, getResult } = cut.executeStream("your-stream-api", { params: { name: "a" } });
+    return createClient({ baseUrl: `http://127.0.0.1:${address.port}` });
+  }
+
+  async function collect(body: string) {
+    const { stream, getResult } = (await answering(body)).executeStream("your-stream-api", { params: { name: "a" } });
     const chunks: string[] = [];
     for await (const chunk of stream) chunks.push(chunk);
+    return { chunks, result: getResult() };
+  }
+
+  test("a stream cut mid-event ends with NETWORK_ERROR, after the chunks that came", async () => {
+    const { chunks, result } = await collect(`${handshake}\n\ndata:"a"\n\ndata:"b`);
     assert.deepEqual(chunks, ["a"]);
-    const result = getResult();
     assert.ok(!result.success);
     assert.equal(result.fail.code, "NETWORK_ERROR");
     assert.equal(result.fail.fromClient, true);
+  });
+
+  test("a chunk that is not JSON ends the stream with a fail, not an exception", async () => {
+    const { chunks, result } = await collect(`${handshake}\n\ndata:"a"\n\ndata:{oops\n\n`);
+    assert.deepEqual(chunks, ["a"]);
+    assert.ok(!result.success);
+    assert.equal(result.fail.code, "NETWORK_ERROR");
+  });
+
+  test("events ended by CR alone are read, up to the last", async () => {
+    const { chunks, result } = await collect(`${handshake}\r\rdata:"a"\r\r: ping\r`);
+    assert.deepEqual(chunks, ["a"]);
+    assert.equal(result.success, true);
   });
 });
 
