@@ -28,7 +28,11 @@ def compiled() -> Path:
     """The probe app's client.ts built beside the tests, then everything compiled strictly."""
     if shutil.which("node") is None or not (TS / "node_modules").is_dir():
         pytest.fail("node and tests/ts/node_modules are needed: run scripts/setup")
-    for app, name in (("tests.probe_app", "probe"), ("tests.edge_app", "edge")):
+    for app, name in (
+        ("tests.probe_app", "probe"),
+        ("tests.edge_app", "edge"),
+        ("tests.corpus_app", "corpus"),
+    ):
         out = TS / name
         build(load_config(ROOT, app=app, schema=out / "manifest.json", out=out))
     for config in ("tsconfig.json", "tsconfig.node.json"):

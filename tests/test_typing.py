@@ -8,18 +8,21 @@ import sys
 from pathlib import Path
 
 import pytest
+from milkio_gen.build import build
+from milkio_gen.config import load_config
 
 from tests.conftest import ROOT
 
 CASES = Path(__file__).parent / "typing_cases"
 
 
-@pytest.fixture(scope="module")
-def diagnostics(tmp_path_factory: pytest.TempPathFactory) -> dict[int, list[str]]:
-    project = tmp_path_factory.mktemp("typing")
-    (project / "uses_client.py").write_text((CASES / "uses_client.py").read_text())
+def pyright_diagnostics(project: Path, case: Path) -> dict[int, list[str]]:
+    """Strict pyright over one user file in `project`: its messages, by line."""
+    (project / case.name).write_text(case.read_text())
     (project / "pyrightconfig.json").write_text(
-        json.dumps({"typeCheckingMode": "strict", "extraPaths": [str(ROOT)]})
+        json.dumps(
+            {"typeCheckingMode": "strict", "extraPaths": [str(ROOT)], "include": [case.name]}
+        )
     )
     basedpyright = Path(sys.executable).with_name("basedpyright")
     completed = subprocess.run(
@@ -45,8 +48,13 @@ def diagnostics(tmp_path_factory: pytest.TempPathFactory) -> dict[int, list[str]
     return by_line
 
 
-def line_of(marker: str) -> int:
-    for number, line in enumerate((CASES / "uses_client.py").read_text().splitlines(), 1):
+@pytest.fixture(scope="module")
+def diagnostics(tmp_path_factory: pytest.TempPathFactory) -> dict[int, list[str]]:
+    return pyright_diagnostics(tmp_path_factory.mktemp("typing"), CASES / "uses_client.py")
+
+
+def line_of(marker: str, case: Path = CASES / "uses_client.py") -> int:
+    for number, line in enumerate(case.read_text().splitlines(), 1):
         if marker in line:
             return number
     raise AssertionError(marker)
@@ -88,6 +96,39 @@ def test_wrong_use_is_a_type_error(
     errors = [m for m in diagnostics.get(line_of(marker), []) if m.startswith("error")]
     assert errors, f"pyright accepted the line marked {marker!r}"
     assert any(complaint in error for error in errors), errors
+
+
+@pytest.fixture(scope="module")
+def corpus_diagnostics(tmp_path_factory: pytest.TempPathFactory) -> dict[int, list[str]]:
+    project = tmp_path_factory.mktemp("corpus_typing")
+    build(
+        load_config(
+            ROOT, app="tests.corpus_app", schema=project / "m.json", out=project / "corpus_gen"
+        )
+    )
+    return pyright_diagnostics(project, CASES / "corpus_types.py")
+
+
+@pytest.mark.parametrize(
+    ("marker", "revealed"),
+    [
+        ("reveal_type(nested.data.address.city)", '"str"'),
+        ("reveal_type(nested.data.nickname)", '"str | None"'),
+        ("reveal_type(page.data.items[0].price)", '"Decimal"'),
+        ("reveal_type(tree.children[0].label)", '"str"'),
+        ("reveal_type(pair)", '"tuple[int, str, bool]"'),
+        ("reveal_type(pet)", '"Cat | Dog"'),
+        ("reveal_type(moment)", '"datetime"'),
+        ("reveal_type(movie.count)", '"int | None"'),
+    ],
+)
+def test_deep_fields_of_the_corpus(
+    corpus_diagnostics: dict[int, list[str]], marker: str, revealed: str
+) -> None:
+    messages = corpus_diagnostics[line_of(marker, CASES / "corpus_types.py")]
+    assert any(revealed in message for message in messages), messages
+    errors = [m for ms in corpus_diagnostics.values() for m in ms if m.startswith("error")]
+    assert errors == []
 
 
 def test_nothing_else_is_reported(diagnostics: dict[int, list[str]]) -> None:

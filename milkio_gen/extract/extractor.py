@@ -8,6 +8,7 @@ from typing import Any
 from ..fails import BUILTIN_FAIL_CODES, FailCode
 from ..manifest import ApiEntry, FailCodeEntry, Manifest, PythonRef, SourceRef
 from ..signature import ApiSignature, SignatureError, read_signature
+from .carried import Uncarried, find_uncarried
 from .discover import FoundApi, discover
 from .errors import BuildError, BuildFailed
 from .schemas import SchemaKey, SchemaRequest, SchemaSet, TypeNotCarried, build_schemas
@@ -54,9 +55,19 @@ def extract(app: str) -> Manifest:
     signatures: dict[str, ApiSignature] = {}
     for api in discovery.apis:
         try:
-            signatures[api.path] = read_signature(api.definition.function)
+            signature = read_signature(api.definition.function)
         except SignatureError as error:
             errors.append(BuildError(error.problem, error.fix, error.location, api.path))
+            continue
+        problems = _uncarried(signature)
+        for problem in problems:
+            errors.append(
+                BuildError(
+                    f"{problem.where} {problem.problem}", problem.fix, api.location, api.path
+                )
+            )
+        if not problems:
+            signatures[api.path] = signature
 
     fail_codes: list[FailCode[Any]] = list(BUILTIN_FAIL_CODES.values())
     if discovery.fail_codes is not None:
@@ -95,6 +106,14 @@ def extract(app: str) -> Manifest:
         ],
         defs=schema_set.defs,
     )
+
+
+def _uncarried(signature: ApiSignature) -> list[Uncarried]:
+    output = "chunk" if signature.kind == "stream" else "result"
+    found = find_uncarried(signature.output_type, output)
+    if signature.params_type is not None:
+        found = find_uncarried(signature.params_type, "params") + found
+    return found
 
 
 def _api_entry(

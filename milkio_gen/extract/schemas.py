@@ -45,6 +45,14 @@ class _Generator(GenerateJsonSchema):
         # Titles made from field names repeat the name; leave them out of the manifest.
         return False
 
+    def decimal_schema(self, schema: Any) -> JsonSchemaValue:
+        # A decimal travels as a string; the format tells clients to read it back as one.
+        json_schema = super().decimal_schema(schema)
+        string = {
+            **next(s for s in json_schema.get("anyOf", [json_schema]) if s.get("type") == "string")
+        }
+        return {**string, "format": "decimal"}
+
     def field_is_required(self, field: Any, total: bool) -> bool:
         # The server sends every field of a model or dataclass, defaults included, so clients
         # may count on them; only a TypedDict's missing keys stay missing.

@@ -52,6 +52,7 @@ _STRING_FORMATS = {
     "uuid4": "UUID",
     "uuid5": "UUID",
     "binary": "bytes",
+    "decimal": "Decimal",
     "base64": "Base64Bytes",
 }
 _PRIMITIVES = {"integer": "int", "number": "float", "boolean": "bool", "null": "None"}
