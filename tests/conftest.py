@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import shutil
+import subprocess
 import sys
 import threading
 import time
@@ -18,6 +20,7 @@ from milkio_gen.build import build
 from milkio_gen.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
+TS = ROOT / "tests" / "ts"
 
 
 @dataclass
@@ -179,3 +182,27 @@ def raw_http_server() -> Iterator[Any]:
         state["stop"] = True
         thread.join(timeout=5)
         listener.close()
+
+
+def run_in_ts(command: list[str], **options: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, cwd=TS, capture_output=True, text=True, timeout=300, check=False, **options
+    )  # type: ignore[call-overload]
+
+
+@pytest.fixture(scope="session")
+def compiled() -> Path:
+    """The probe app's client.ts built beside the tests, then everything compiled strictly."""
+    if shutil.which("node") is None or not (TS / "node_modules").is_dir():
+        pytest.fail("node and tests/ts/node_modules are needed: run scripts/setup")
+    for app, name in (
+        ("tests.probe_app", "probe"),
+        ("tests.edge_app", "edge"),
+        ("tests.corpus_app", "corpus"),
+    ):
+        out = TS / name
+        build(load_config(ROOT, app=app, schema=out / "manifest.json", out=out))
+    for config in ("tsconfig.json", "tsconfig.node.json"):
+        tsc = run_in_ts([str(TS / "node_modules" / ".bin" / "tsc"), "-p", config])
+        assert tsc.returncode == 0, f"{config}:\n{tsc.stdout}{tsc.stderr}"
+    return TS / "dist"

@@ -3,14 +3,21 @@ and client params -> wire -> server type. Values are drawn by hypothesis."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from milkio_gen.runtime.tson import PlanCompiler, Tson
+from milkio_gen.runtime.tson_plan import build_plans
 from pydantic import TypeAdapter
 
 from tests.conftest import GeneratedPackage, RunningServer, build_package, serve_in_thread
@@ -150,3 +157,92 @@ def test_naive_and_aware_datetimes_keep_their_kind(
             assert result.success is True
             assert result.data == value
             assert (result.data.tzinfo is None) == (value.tzinfo is None)
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _ts_date(value: Any) -> Any:
+    moment = datetime.fromisoformat(str(value).removeprefix("t!Date:"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # node runs with TZ=UTC
+    return {"$date": (moment - EPOCH) // timedelta(milliseconds=1)}
+
+
+def _ts_int(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith("t!bigint:"):
+        return float(int(value.removeprefix("t!bigint:")))  # a number in TypeScript
+    return value
+
+
+def _ts_bigint(value: Any) -> Any:
+    return {"$bigint": str(value).removeprefix("t!bigint:")}
+
+
+def _strip(prefix: str) -> Any:
+    return lambda value: value.removeprefix(prefix) if isinstance(value, str) else value
+
+
+TS_LEAVES: dict[str, Any] = {
+    "date": _ts_date,
+    "int": _ts_int,
+    "bigint": _ts_bigint,
+    "url": _strip("t!URL:"),
+    "bytes": _strip("t!Uint8Array:"),
+}
+
+
+def as_typescript_sees(type_: Any, value: Any) -> Any:
+    """What the TypeScript client should hold for a value the server sends: the wire, read
+    by the type's TSON plan the way TypeScript reads it (Dates to the millisecond, ints as
+    numbers, BigInts as bigints)."""
+    adapter = TypeAdapter(type_)
+    schema = adapter.json_schema(mode="serialization", ref_template="#/$defs/{model}")
+    defs = schema.pop("$defs", {})
+    plans, plan_set = build_plans({"root": schema}, defs)
+    read = PlanCompiler(plan_set.defs, "receive", TS_LEAVES).compile(plans["root"])
+    wire = orjson.loads(Tson(type_).dumps(value))
+    return numbers_as_floats(read(wire) if read else wire)
+
+
+def numbers_as_floats(value: Any) -> Any:
+    """JSON numbers as JavaScript holds them: doubles."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, list):
+        return [numbers_as_floats(item) for item in value]
+    if isinstance(value, dict):
+        return {key: numbers_as_floats(item) for key, item in value.items()}
+    return value
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_values_sent_by_the_server_arrive_equivalent_in_the_typescript_client(
+    name: str, compiled: Path, corpus_server: RunningServer
+) -> None:
+    replay = compiled / "tests" / "ts" / "src" / "replay.js"
+
+    @settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(values=st.lists(strategy(name), min_size=1, max_size=6))
+    def round_trip(values: list[Any]) -> None:
+        key = uuid.uuid4().hex
+        echo.store[key] = values
+        node = subprocess.run(
+            ["node", str(replay), corpus_server.base_url],
+            input=json.dumps([{"name": name, "key": key}]),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "TZ": "UTC"},
+            check=False,
+        )
+        assert node.returncode == 0, node.stderr
+        (output,) = json.loads(node.stdout)
+        assert output["success"] is True
+        expected = [as_typescript_sees(CORPUS[name], value) for value in values]
+        assert numbers_as_floats(output["chunks"]) == expected
+
+    round_trip()

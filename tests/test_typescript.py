@@ -4,41 +4,11 @@ test runner against the real example and probe servers."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
-from milkio_gen.build import build
-from milkio_gen.config import load_config
 
-from tests.conftest import ROOT, RunningServer
-
-TS = ROOT / "tests" / "ts"
-
-
-def run(command: list[str], **options: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        command, cwd=TS, capture_output=True, text=True, timeout=300, check=False, **options
-    )  # type: ignore[call-overload]
-
-
-@pytest.fixture(scope="module")
-def compiled() -> Path:
-    """The probe app's client.ts built beside the tests, then everything compiled strictly."""
-    if shutil.which("node") is None or not (TS / "node_modules").is_dir():
-        pytest.fail("node and tests/ts/node_modules are needed: run scripts/setup")
-    for app, name in (
-        ("tests.probe_app", "probe"),
-        ("tests.edge_app", "edge"),
-        ("tests.corpus_app", "corpus"),
-    ):
-        out = TS / name
-        build(load_config(ROOT, app=app, schema=out / "manifest.json", out=out))
-    for config in ("tsconfig.json", "tsconfig.node.json"):
-        tsc = run([str(TS / "node_modules" / ".bin" / "tsc"), "-p", config])
-        assert tsc.returncode == 0, f"{config}:\n{tsc.stdout}{tsc.stderr}"
-    return TS / "dist"
+from tests.conftest import RunningServer, run_in_ts
 
 
 def test_generated_clients_and_typing_file_pass_tsc_strict(compiled: Path) -> None:
@@ -59,6 +29,6 @@ def test_node_runs_the_client_against_the_servers(
         "PROBE_URL": probe_server.base_url,
     }
     tests = compiled / "tests" / "ts" / "src" / "client.test.js"
-    result = run(["node", "--test", "--test-reporter=spec", str(tests)], env=environment)
+    result = run_in_ts(["node", "--test", "--test-reporter=spec", str(tests)], env=environment)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "fail 0" in result.stdout

@@ -19,7 +19,7 @@ from pydantic.json_schema import JsonSchemaMode
 
 from .tson_plan import Plan, build_plans, json_kind
 
-__all__ = ["MAX_SAFE_INTEGER", "Tson"]
+__all__ = ["MAX_SAFE_INTEGER", "PlanCompiler", "Tson"]
 
 T = TypeVar("T")
 
@@ -86,19 +86,28 @@ _LEAVES: dict[Direction, dict[str, Transform | None]] = {
 }  # fmt: skip
 
 
-class _Compiler:
-    """Turns plans into functions for one direction; `None` where nothing is to be done."""
+class PlanCompiler:
+    """Turns plans into functions for one direction; `None` where nothing is to be done.
 
-    def __init__(self, defs: dict[str, Plan], direction: Direction) -> None:
+    `leaves` replaces what the leaf nodes do, for tools that read TSON another way.
+    """
+
+    def __init__(
+        self,
+        defs: dict[str, Plan],
+        direction: Direction,
+        leaves: dict[str, Transform | None] | None = None,
+    ) -> None:
         self._defs = defs
         self._direction: Direction = direction
+        self._leaves = leaves if leaves is not None else _LEAVES[direction]
         self._compiled: dict[str, Transform | None] = {}
 
     def compile(self, plan: Plan | None) -> Transform | None:
         if plan is None:
             return None
         if isinstance(plan, str):
-            return _LEAVES[self._direction][plan]
+            return self._leaves[plan]
         if "ref" in plan:
             return self._ref(plan["ref"])
         if "object" in plan:
@@ -238,7 +247,7 @@ class Tson(Generic[T]):
         schema = self._adapter.json_schema(mode=mode, ref_template="#/$defs/{model}")
         defs = cast(dict[str, Schema], schema.pop("$defs", {}))
         plans, plan_set = build_plans({"root": schema}, defs)
-        return _Compiler(plan_set.defs, direction).compile(plans["root"])
+        return PlanCompiler(plan_set.defs, direction).compile(plans["root"])
 
     @property
     def adapter(self) -> TypeAdapter[T]:
