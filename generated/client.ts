@@ -286,14 +286,18 @@ const PLANS: Record<string, Plan | undefined> = {
   "hello/say": {"ref": "Greeting"},
   "llm/complete": {"tagged": "type", "cases": {"token": {"ref": "Token"}, "usage": {"ref": "Usage"}}},
   "orders/place": {"ref": "Order"},
+  "params:llm/complete": {"ref": "LlmCompleteParams"},
+  "params:orders/place": {"ref": "OrdersPlaceParams"},
   "fail:PAYLOAD_TOO_LARGE": {"ref": "PayloadTooLargeData"},
   "fail:OUT_OF_STOCK": {"ref": "OutOfStock"},
 };
 
 const PLAN_DEFS: Record<string, Plan | undefined> = {
   "Greeting": {"object": {"at": "date"}},
+  "LlmCompleteParams": {"object": {"max_tokens": "int"}},
   "Message": {"object": {"sent_at": "date"}},
   "Order": {"object": {"quantity": "int", "remaining": "int"}},
+  "OrdersPlaceParams": {"object": {"quantity": "int"}},
   "OutOfStock": {"object": {"available": "int"}},
   "PayloadTooLargeData": {"object": {"limit": "int"}},
   "Sent": {"object": {"message": {"ref": "Message"}, "delivered_to": "int"}},
@@ -334,57 +338,72 @@ function receiveLeaf(value: unknown, leaf: string): unknown {
   }
 }
 
-/** Turn the TSON strings of a received value into `Date`s and bigints, where its type has them. */
-function receive(value: unknown, plan: Plan | null | undefined): unknown {
+/** Walk `value` along `plan`, handing each leaf of the plan to `leaf`. */
+function walk(value: unknown, plan: Plan | null | undefined, leaf: (value: unknown, kind: string) => unknown): unknown {
   if (plan === undefined || plan === null) return value;
-  if (typeof plan === "string") return receiveLeaf(value, plan);
-  if (plan.ref !== undefined) return receive(value, PLAN_DEFS[plan.ref]);
+  if (typeof plan === "string") return leaf(value, plan);
+  if (plan.ref !== undefined) return walk(value, PLAN_DEFS[plan.ref], leaf);
   if (plan.object !== undefined) {
     if (!isRecord(value)) return value;
     const result: Record<string, unknown> = { ...value };
     for (const [key, item] of Object.entries(value)) {
       const inner = plan.object[key] ?? plan.rest;
-      if (inner !== undefined) result[key] = receive(item, inner);
+      if (inner !== undefined) result[key] = walk(item, inner, leaf);
     }
     return result;
   }
   if (plan.array !== undefined) {
     const inner = plan.array;
-    return Array.isArray(value) ? value.map((item: unknown) => receive(item, inner)) : value;
+    return Array.isArray(value) ? value.map((item: unknown) => walk(item, inner, leaf)) : value;
   }
   if (plan.tuple !== undefined) {
     const positional = plan.tuple;
     const rest = plan.rest;
     if (!Array.isArray(value)) return value;
-    return value.map((item: unknown, index: number) => receive(item, index < positional.length ? positional[index] : rest));
+    return value.map((item: unknown, index: number) => walk(item, index < positional.length ? positional[index] : rest, leaf));
   }
   if (plan.tagged !== undefined) {
     const tag = isRecord(value) ? value[plan.tagged] : undefined;
-    return typeof tag === "string" ? receive(value, plan.cases?.[tag]) : value;
+    return typeof tag === "string" ? walk(value, plan.cases?.[tag], leaf) : value;
   }
   if (plan.union !== undefined) {
     // Beside a plain string, only a string that says it is TSON is decoded.
     if (plan.plainString === true && typeof value === "string" && !value.startsWith("t!")) return value;
     let kind = jsonKind(value);
     if (typeof value === "string" && value.startsWith(BIGINT)) kind = "integer";
-    return receive(value, plan.union[kind] ?? (kind === "integer" ? plan.union["number"] : undefined));
+    return walk(value, plan.union[kind] ?? (kind === "integer" ? plan.union["number"] : undefined), leaf);
   }
   return value;
 }
 
-/** TSON of a value to send: `Date`s and bigints become `t!` strings. */
-function toTson(value: unknown): unknown {
-  if (value instanceof Date) return DATE + value.toISOString();
-  if (typeof value === "bigint") return BIGINT + value.toString();
-  if (Array.isArray(value)) return value.map(toTson);
-  if (isRecord(value)) {
+/** Turn the TSON strings of a received value into `Date`s and bigints, where its type has them. */
+function receive(value: unknown, plan: Plan | null | undefined): unknown {
+  return walk(value, plan, receiveLeaf);
+}
+
+/** An int beyond the safe range is sent as `t!bigint:`, as JSON would write it `1e+21`. */
+function sendLeaf(value: unknown, kind: string): unknown {
+  if (typeof value === "number" && (kind === "int" || kind === "bigint") && Number.isInteger(value)) {
+    return kind === "bigint" || !Number.isSafeInteger(value) ? BIGINT + BigInt(value).toString() : value;
+  }
+  return value;
+}
+
+/** TSON of a value to send: `Date`s and bigints become `t!` strings, and so do ints of the
+ * type that a double holds beyond the safe range. */
+function toTson(value: unknown, plan?: Plan): unknown {
+  const planned = plan === undefined ? value : walk(value, plan, sendLeaf);
+  if (planned instanceof Date) return DATE + planned.toISOString();
+  if (typeof planned === "bigint") return BIGINT + planned.toString();
+  if (Array.isArray(planned)) return planned.map((item: unknown) => toTson(item));
+  if (isRecord(planned)) {
     const result: Record<string, unknown> = {};
-    for (const [key, item] of Object.entries(value)) {
+    for (const [key, item] of Object.entries(planned)) {
       if (item !== undefined) result[key] = toTson(item);
     }
     return result;
   }
-  return value;
+  return planned;
 }
 
 /** Server-Sent Events: the `data` of each complete event, as text. */
@@ -468,7 +487,7 @@ export function createClient(options: ClientOptions) {
       return fetchImpl(`${baseUrl}/${path}`, {
         method: "POST",
         headers: { "content-type": "application/json", accept, ...options.headers, ...call.headers },
-        body: params === undefined ? "" : JSON.stringify(toTson(params)),
+        body: params === undefined ? "" : JSON.stringify(toTson(params, PLANS[`params:${path}`])),
         signal,
       });
     } catch (error) {

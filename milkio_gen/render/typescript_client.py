@@ -72,7 +72,8 @@ class TypeScriptPlan:
     root: TsNode
     fails: list[TsFail]
     plans: dict[str, Plan]
-    """TSON plans of what clients receive: by API path, and by `fail:<code>`."""
+    """TSON plans: of what clients receive by API path and by `fail:<code>`, of what they
+    send by `params:<path>`."""
     plan_defs: dict[str, Plan]
 
     @property
@@ -119,6 +120,7 @@ def plan_typescript(manifest: Manifest, manifest_bytes: bytes, source: str) -> T
         for fail in manifest.fail_codes
     ]
     schemas = {entry.path: entry.chunk or entry.result or {} for entry in manifest.apis}
+    schemas.update({f"params:{e.path}": e.params for e in manifest.apis if e.params is not None})
     schemas.update({f"fail:{fail.code}": fail.data for fail in manifest.fail_codes})
     plans, plan_set = build_plans(schemas, manifest.defs)
     root = TsNode(key="", path="")
