@@ -40,10 +40,10 @@ def generate_python(
     for name in _PYTHON_FILES:
         template = environment().get_template(f"{name}.jinja")
         rendered = template.render(plan=plan, package=package)
-        _check_syntax(rendered, name)
         try:
             files[out / name] = format_python(rendered, out / name, project_root).encode()
         except FormattingFailed as error:
+            _check_syntax(rendered, name)  # a template bug: say where, rather than ruff's words
             raise BuildFailed(
                 [BuildError(f"ruff could not format {name}: {error}", _BUG)]
             ) from None

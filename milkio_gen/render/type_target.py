@@ -9,6 +9,7 @@ app's name, an input twin takes an `Input` suffix.
 
 from __future__ import annotations
 
+import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any, ClassVar, Literal, cast
@@ -99,13 +100,14 @@ class TypeTarget(ABC):
         With `twin_prefix`, the prefixed twin (`AsyncChatApi` beside `ChatApi`) is reserved too.
         """
         taken = self.taken_names
-        candidates = ([name, f"{name}{suffix}"] if suffix else [name]) + [
-            f"{name}{suffix}{counter}" for counter in range(2, 1000)
-        ]
+        candidates = itertools.chain(
+            [name, f"{name}{suffix}"] if suffix else [name],
+            (f"{name}{suffix}{counter}" for counter in itertools.count(2)),
+        )
         for candidate in candidates:
             if candidate not in taken and not (twin_prefix and twin_prefix + candidate in taken):
                 taken.add(candidate)
                 if twin_prefix:
                     taken.add(twin_prefix + candidate)
                 return candidate
-        raise ValueError(f"no free name for {name}")
+        raise AssertionError("unreachable: the candidates never end")

@@ -1,0 +1,1 @@
+"""Benchmarks: each prints a table of figures and ratios, and writes them as JSON."""

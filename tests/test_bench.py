@@ -1,0 +1,31 @@
+"""The benchmarks still run (on a small app): their figures are read by people, not asserted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+@pytest.mark.timeout(300)
+def test_build_benchmark_runs_and_writes_its_figures(tmp_path: Path) -> None:
+    output = tmp_path / "build.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.build", "--apis", "12", "--runs", "1", "--json", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "datamodel-code-generator" in completed.stdout
+    figures = json.loads(output.read_text())
+    assert figures["apis"] == 12
+    assert len(figures["results"]) == 3
+    assert all(row["seconds"] > 0 and row["peak_mib"] > 0 for row in figures["results"].values())
