@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import keyword
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..manifest import ApiEntry, Manifest
 from ..runtime.client import AsyncClientCore, ClientCore
+from .api_tree import ApiNode, build_tree
 from .python_types import Declaration, PyAlias, PythonTypes, order_aliases
 
 __all__ = ["PyApi", "PyFail", "PyNode", "PythonPlan", "plan_python"]
@@ -51,23 +52,7 @@ class PyApi:
     function: str
 
 
-@dataclass(slots=True)
-class PyNode:
-    """One level of `client.a.b`: an API, a namespace of APIs, or both."""
-
-    path: str
-    attribute: str
-    class_name: str = ""
-    api: PyApi | None = None
-    children: dict[str, PyNode] = field(default_factory=dict[str, "PyNode"])
-
-    def walk(self) -> list[PyNode]:
-        """Children before parents, so each class is defined before it is used."""
-        nodes: list[PyNode] = []
-        for child in self.children.values():
-            nodes.extend(child.walk())
-        nodes.append(self)
-        return nodes
+PyNode = ApiNode[PyApi]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,13 +101,7 @@ class PythonPlan:
 
 def plan_python(manifest: Manifest, manifest_bytes: bytes, source: str) -> PythonPlan:
     types = PythonTypes(manifest.defs)
-    roots: list[tuple[dict[str, Any], Any]] = []
-    for entry in manifest.apis:
-        if entry.params is not None:
-            roots.append((entry.params, "input"))
-        roots.append((entry.chunk or entry.result or {}, "output"))
-    roots.extend((fail.data, "output") for fail in manifest.fail_codes)
-    types.plan(roots)
+    types.plan_manifest(manifest)
 
     spec_names: set[str] = set()
     aliases: list[PyAlias] = []
@@ -139,9 +118,7 @@ def plan_python(manifest: Manifest, manifest_bytes: bytes, source: str) -> Pytho
         )
         for fail in manifest.fail_codes
     ]
-    root = PyNode(path="", attribute="")
-    for api in apis:
-        _insert(root, api)
+    root = build_tree(((api.path, api) for api in apis), _accessor)
     for node in root.walk():
         if node is not root:
             name = _pascal(node.path)
@@ -213,19 +190,3 @@ def _api(
         module=entry.python.module,
         function=entry.python.name,
     )
-
-
-def _insert(root: PyNode, api: PyApi) -> None:
-    """Place `api` in the tree; paths that differ only in `-` and `_` get numbered attributes."""
-    node = root
-    segments = api.path.split("/")
-    for depth in range(len(segments)):
-        path = "/".join(segments[: depth + 1])
-        base = _accessor(segments[depth])
-        attribute, counter = base, 2
-        while attribute in node.children and node.children[attribute].path != path:
-            attribute, counter = f"{base}_{counter}", counter + 1
-        if attribute not in node.children:
-            node.children[attribute] = PyNode(path=path, attribute=attribute)
-        node = node.children[attribute]
-    node.api = api

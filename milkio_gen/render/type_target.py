@@ -12,7 +12,10 @@ from __future__ import annotations
 import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from typing import Any, ClassVar, Literal, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
+
+if TYPE_CHECKING:
+    from ..manifest import Manifest
 
 __all__ = ["Schema", "Side", "TypeTarget", "refs_in"]
 
@@ -60,6 +63,16 @@ class TypeTarget(ABC):
     def shared_by_sides(self, schema: Schema) -> bool:
         """Whether one declaration serves both sides (enums, by default)."""
         return "enum" in schema and "properties" not in schema
+
+    def plan_manifest(self, manifest: Manifest) -> None:
+        """Plan every type of the manifest: params as input, the rest as output."""
+        roots: list[tuple[Schema, Side]] = []
+        for entry in manifest.apis:
+            if entry.params is not None:
+                roots.append((entry.params, "input"))
+            roots.append((entry.chunk or entry.result or {}, "output"))
+        roots.extend((fail.data, "output") for fail in manifest.fail_codes)
+        self.plan(roots)
 
     def plan(self, roots: list[tuple[Schema, Side]]) -> None:
         """Record every definition the roots reach, and on which side, then name them."""

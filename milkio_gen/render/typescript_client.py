@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..manifest import Manifest
 from ..runtime.tson_plan import Plan, build_plans
+from .api_tree import ApiNode, build_tree
 from .typescript_types import TsDeclaration, TypeScriptTypes
 
 __all__ = ["TsApi", "TsFail", "TsNode", "TypeScriptPlan", "plan_typescript"]
@@ -44,14 +45,7 @@ class TsApi:
     source: str | None
 
 
-@dataclass(slots=True)
-class TsNode:
-    """One level of `client.a.b`: an API, a namespace of APIs, or both."""
-
-    key: str
-    path: str
-    api: TsApi | None = None
-    children: dict[str, TsNode] = field(default_factory=dict[str, "TsNode"])
+TsNode = ApiNode[TsApi]
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,13 +85,7 @@ class TypeScriptPlan:
 
 def plan_typescript(manifest: Manifest, manifest_bytes: bytes, source: str) -> TypeScriptPlan:
     types = TypeScriptTypes(manifest.defs)
-    roots: list[tuple[dict[str, Any], Any]] = []
-    for entry in manifest.apis:
-        if entry.params is not None:
-            roots.append((entry.params, "input"))
-        roots.append((entry.chunk or entry.result or {}, "output"))
-    roots.extend((fail.data, "output") for fail in manifest.fail_codes)
-    types.plan(roots)
+    types.plan_manifest(manifest)
 
     apis = [
         TsApi(
@@ -123,9 +111,7 @@ def plan_typescript(manifest: Manifest, manifest_bytes: bytes, source: str) -> T
     schemas.update({f"params:{e.path}": e.params for e in manifest.apis if e.params is not None})
     schemas.update({f"fail:{fail.code}": fail.data for fail in manifest.fail_codes})
     plans, plan_set = build_plans(schemas, manifest.defs)
-    root = TsNode(key="", path="")
-    for api in apis:
-        _insert(root, api)
+    root = build_tree(((api.path, api) for api in apis), _camel, numbered="")
     return TypeScriptPlan(
         app=manifest.app,
         source=source,
@@ -137,18 +123,3 @@ def plan_typescript(manifest: Manifest, manifest_bytes: bytes, source: str) -> T
         plans={name: plan for name, plan in plans.items() if plan is not None},
         plan_defs=dict(sorted(plan_set.defs.items())),
     )
-
-
-def _insert(root: TsNode, api: TsApi) -> None:
-    node = root
-    segments = api.path.split("/")
-    for depth in range(len(segments)):
-        path = "/".join(segments[: depth + 1])
-        base = _camel(segments[depth])
-        key, counter = base, 2
-        while key in node.children and node.children[key].path != path:
-            key, counter = f"{base}{counter}", counter + 1
-        if key not in node.children:
-            node.children[key] = TsNode(key=key, path=path)
-        node = node.children[key]
-    node.api = api
