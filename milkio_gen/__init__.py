@@ -12,6 +12,7 @@ async def action(params: Params, context: Context) -> AsyncIterator[str]:
 from .api import ApiDefinition, define_api
 from .context import Context
 from .fails import FailCode, FailCodes, Reject
+from .tracked import Tracked
 from .types import BigInt
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "FailCode",
     "FailCodes",
     "Reject",
+    "Tracked",
     "define_api",
 ]
 __version__ = "0.1.0"

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
     from litestar.datastructures import Headers
     from litestar.types import Receive, Scope
 
+    from .runtime.server.stream import StopReason
+
 __all__ = ["Context"]
 
 _logger = logging.getLogger("milkio_gen.app")
@@ -47,6 +49,10 @@ class Context:
         self.execute_id = execute_id
         self.path = path
         self.meta = meta
+        self.stop_reason: StopReason | None = None
+        """Set when the server stops a stream before its action ends by itself: the client
+        left (`disconnected`), stopped reading (`send_timeout`), the API's `max_duration`
+        passed (`deadline`), or the server shuts down (`shutdown`). Read it in `finally`."""
         self._scope = scope
         self._receive = receive
 
@@ -56,6 +62,12 @@ class Context:
         from litestar.datastructures import Headers
 
         return Headers.from_scope(self._scope)
+
+    @property
+    def last_event_id(self) -> str | None:
+        """The `Last-Event-ID` a reconnecting client sent: the id of the last `Tracked`
+        chunk it received, after which the action should continue."""
+        return self.headers.get("last-event-id")
 
     @cached_property
     def request(self) -> Request[Any, Any, Any]:

@@ -42,6 +42,8 @@ class FailCode(Generic[DataT]):
     message: Callable[[DataT], str]
     doc: str | None = None
     builtin: bool = False
+    retryable: bool = False
+    """Whether calling again may succeed: clients with retries retry these, and no others."""
 
     def reject(self, data: DataT) -> Reject:
         """A typed `Reject` for this code: `raise OUT_OF_STOCK.reject(OutOfStock(...))`."""
@@ -64,14 +66,18 @@ class FailCodes:
     def __init__(self) -> None:
         self._codes: dict[str, FailCode[Any]] = {}
 
-    def code(self, code: str) -> Callable[[Callable[[DataT], str]], FailCode[DataT]]:
+    def code(
+        self, code: str, *, retryable: bool = False
+    ) -> Callable[[Callable[[DataT], str]], FailCode[DataT]]:
+        """Declare `code`; `retryable` says calling again may succeed (clients retry those)."""
+
         def register(message: Callable[[DataT], str]) -> FailCode[DataT]:
             if code in self._codes or code in BUILTIN_FAIL_CODES:
                 raise ValueError(f"fail code {code!r} is declared twice")
             hints = get_type_hints(message)
             parameters = [name for name in hints if name != "return"]
             data_type: Any = hints[parameters[0]] if parameters else type(None)
-            fail_code = FailCode(code, data_type, message, message.__doc__)
+            fail_code = FailCode(code, data_type, message, message.__doc__, retryable=retryable)
             self._codes[code] = fail_code
             return fail_code
 
@@ -102,6 +108,12 @@ class CallKindMismatchData(BaseModel):
     hint: str
 
 
+class StreamDeadlineData(BaseModel):
+    """The API's maximum duration, in seconds."""
+
+    seconds: float
+
+
 class PayloadTooLargeData(BaseModel):
     """The request body limit, in bytes."""
 
@@ -112,8 +124,15 @@ def _fixed(text: str) -> Callable[[Any], str]:
     return lambda _data: text
 
 
-def _builtin(code: str, data_type: Any, message: Callable[[Any], str], doc: str) -> FailCode[Any]:
-    return FailCode(code, data_type, message, doc, builtin=True)
+def _builtin(
+    code: str,
+    data_type: Any,
+    message: Callable[[Any], str],
+    doc: str,
+    *,
+    retryable: bool = False,
+) -> FailCode[Any]:
+    return FailCode(code, data_type, message, doc, builtin=True, retryable=retryable)
 
 
 BUILTIN_FAIL_CODES: Mapping[str, FailCode[Any]] = {
@@ -141,6 +160,7 @@ BUILTIN_FAIL_CODES: Mapping[str, FailCode[Any]] = {
             str,
             _fixed("Network Error"),
             "Made on the client (`from_client`): the connection failed or broke.",
+            retryable=True,
         ),
         _builtin(
             "NOT_ALLOW_METHOD", None, _fixed("Not Allow Method"), "APIs are called with POST."
@@ -150,6 +170,16 @@ BUILTIN_FAIL_CODES: Mapping[str, FailCode[Any]] = {
             CallKindMismatchData,
             lambda data: data.hint,
             "A stream API called as a plain one, or the other way round.",
+        ),
+        _builtin(
+            "STREAM_DEADLINE",
+            StreamDeadlineData,
+            lambda data: (
+                f"The stream reached its maximum duration of {data.seconds:g}s: "
+                "call again to continue"
+            ),
+            "A stream ran for its API's `max_duration`; calling again continues it.",
+            retryable=True,
         ),
         _builtin(
             "PAYLOAD_TOO_LARGE",

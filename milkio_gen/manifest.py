@@ -49,6 +49,9 @@ class ApiEntry(_Strict):
     params: JsonSchema | None = Field(description="Schema of the params; null: takes none.")
     chunk: JsonSchema | None = Field(default=None, description="Schema of each chunk (stream).")
     result: JsonSchema | None = Field(default=None, description="Schema of the result (plain).")
+    tracked: bool = Field(
+        default=False, description="Its chunks carry event ids: a client can resume after one."
+    )
 
     @model_validator(mode="after")
     def _output_matches_kind(self) -> ApiEntry:
@@ -64,6 +67,7 @@ class FailCodeEntry(_Strict):
 
     code: str
     builtin: bool
+    retryable: bool = Field(description="Whether calling again may succeed.")
     doc: str | None
     data: JsonSchema = Field(description="Schema of the fail's `data`.")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from .context import Context
+from .tracked import Tracked
 
 __all__ = ["ApiSignature", "SignatureError", "read_signature", "source_location"]
 
@@ -30,6 +31,8 @@ class ApiSignature:
     output_type: Any
     """The chunk type of a stream API, the result type of a plain one."""
     takes_context: bool
+    tracked: bool = False
+    """The stream yields `Tracked` chunks: events with ids a client can resume after."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,4 +141,8 @@ def read_signature(function: Any) -> ApiSignature:
             f"yields, but its return annotation is {returned!r}",
             "annotate `-> AsyncIterator[Chunk]` (or AsyncIterable / AsyncGenerator[Chunk, None])",
         )
-    return ApiSignature("stream", params_type, get_args(returned)[0], takes_context)
+    chunk = get_args(returned)[0]
+    tracked = get_origin(chunk) is Tracked
+    if tracked:
+        chunk = get_args(chunk)[0]
+    return ApiSignature("stream", params_type, chunk, takes_context, tracked)

@@ -80,6 +80,7 @@ def test_manifest_describes_every_api_of_the_example() -> None:
     assert codes["OUT_OF_STOCK"] == {
         "code": "OUT_OF_STOCK",
         "builtin": False,
+        "retryable": False,
         "doc": "Fewer items are in stock than were ordered.",
         "data": {"$ref": "#/$defs/OutOfStock"},
     }

@@ -99,6 +99,7 @@ def extract(app: str) -> Manifest:
             FailCodeEntry(
                 code=fail.code,
                 builtin=fail.builtin,
+                retryable=fail.retryable,
                 doc=inspect.cleandoc(fail.doc) if fail.doc else None,
                 data=schema_set.schemas[("fail data", fail.code)],
             )
@@ -131,4 +132,5 @@ def _api_entry(
         params=schemas.get(("params", api.path)),
         chunk=output if signature.kind == "stream" else None,
         result=output if signature.kind == "plain" else None,
+        tracked=signature.tracked,
     )

@@ -3,7 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator
 
-from milkio_gen import define_api
+from milkio_gen import Context, Tracked, define_api
 from pydantic import BaseModel
 
 from .recorder import ended, record
@@ -14,8 +14,9 @@ class Probe(BaseModel):
 
 
 @define_api()
-async def forever(params: Probe) -> AsyncIterator[str]:
+async def forever(params: Probe, context: Context) -> AsyncIterator[str]:
     """Yields once, then waits forever in an `await`."""
+    record(params.key).context = context
     try:
         yield "ready"
         await asyncio.Event().wait()
@@ -73,3 +74,31 @@ async def ended_report(params: Probe) -> Ended:
     """Whether the stream with this key has ended on the server, when and how."""
     entry = record(params.key)
     return Ended(ended=entry.ended.is_set(), at_ms=entry.ended_at_wall_ms, how=entry.how)
+
+
+@define_api(meta={"max_duration": 0.3})
+async def deadline(params: Probe, context: Context) -> AsyncIterator[str]:
+    """Runs past its `max_duration` of 0.3 s."""
+    record(params.key).context = context
+    try:
+        yield "started"
+        await asyncio.Event().wait()
+    finally:
+        ended(params.key, "finally")
+
+
+@define_api()
+async def slow_ticks(params: Probe) -> AsyncIterator[str]:
+    """A chunk every half second: long silences for keep-alive pings to fill."""
+    for _ in range(3):
+        await asyncio.sleep(0.5)
+        yield "tick"
+
+
+@define_api()
+async def numbered(params: Probe, context: Context) -> AsyncIterator[Tracked[int]]:
+    """0, 1, 2, ... with their numbers as event ids, resuming after `Last-Event-ID`."""
+    start = int(context.last_event_id) + 1 if context.last_event_id else 0
+    for number in range(start, start + 1000):
+        await asyncio.sleep(0.005)
+        yield Tracked(str(number), number)

@@ -3,6 +3,7 @@
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -12,6 +13,8 @@ class Record:
     ended_at_wall_ms: float | None = None
     chunks: int = 0
     how: str = ""
+    context: Any = None
+    """The action's context, to read its `stop_reason` once it ended."""
 
 
 _records: dict[str, Record] = {}

@@ -118,6 +118,11 @@ class StreamCallBase(Generic[ChunkT, FailT, GeneratorT]):
         self._stream = weakref.ref(generator)
         return generator
 
+    @property
+    def last_event_id(self) -> str | None:
+        """The id of the last event with one (a `Tracked` chunk), to resume after it."""
+        return self._reader.last_event_id
+
     def get_result(self) -> StreamResult[FailT]:
         """The result known so far: success after the handshake, else the fail that ended it."""
         if self._reader.result is None:

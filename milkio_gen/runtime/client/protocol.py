@@ -105,17 +105,20 @@ class Codec(Generic[FailT]):
 class StreamReader(Generic[ChunkT, FailT]):
     """One stream's state: waiting for the handshake, streaming, then ended with a result."""
 
-    __slots__ = ("_codec", "_spec", "ended", "result")
+    __slots__ = ("_codec", "_spec", "ended", "last_event_id", "result")
 
     def __init__(self, codec: Codec[FailT], spec: ApiSpec[ChunkT]) -> None:
         self._codec = codec
         self._spec = spec
         self.result: StreamResult[FailT] | None = None
         self.ended = False
+        self.last_event_id: str | None = None
 
     def on_event(self, event: ServerSentEvent) -> ChunkT:
         """The chunk an event carries, or `NO_CHUNK`; sets `ended` when the stream must stop."""
         data = event.data
+        if event.id is not None:
+            self.last_event_id = event.id
         if data[:1] == ENVELOPE_PREFIX:
             self._on_envelope(data[1:])
             return NO_CHUNK

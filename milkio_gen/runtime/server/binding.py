@@ -75,6 +75,12 @@ class ApiBinding:
         )
 
     @property
+    def max_duration(self) -> float | None:
+        """Seconds a stream of this API may run: `define_api(meta={"max_duration": 300})`."""
+        value = self.meta.get("max_duration")
+        return float(value) if isinstance(value, int | float) else None
+
+    @property
     def is_stream(self) -> bool:
         return self.signature.kind == "stream"
 

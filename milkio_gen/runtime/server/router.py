@@ -17,7 +17,7 @@ from .. import sse
 from ..wire import ENVELOPE_PREFIX, HANDSHAKE_DATA, fail_envelope, success_envelope
 from .binding import ApiBinding, Fail, FailBook, ParamsRejected
 from .execute_id import new_execute_id
-from .stream import pump_stream
+from .stream import StopReason, StreamLimits, StreamPump
 
 __all__ = ["ServerSettings", "bind", "create_app", "create_router"]
 
@@ -39,6 +39,12 @@ class ServerSettings:
     """Largest request body accepted, in bytes; larger ones fail with `PAYLOAD_TOO_LARGE`."""
     stream_buffer_events: int = 32
     """Events a stream may hold ahead of the client before the action is paused."""
+    ping_interval: float | None = 15.0
+    """Seconds of silence on a stream after which a `: ping` comment is sent, so proxies
+    and load balancers do not close it as idle. None: never."""
+    send_timeout: float | None = 30.0
+    """Seconds a send may wait on a client that stopped reading; then it is disconnected and
+    the action cancelled. None: wait forever."""
 
 
 def bind(path: str, function: Callable[..., Any]) -> ApiBinding:
@@ -98,22 +104,32 @@ class _ApiServer:
         except Exception as error:
             return await respond(send, execute_id, self._fail_for(error, binding, execute_id))
 
-        def on_error(error: BaseException) -> bytes:
-            fail = self._fail_for(error, binding, execute_id)
+        def envelope(fail: Fail) -> bytes:
             return ENVELOPE_PREFIX + fail_envelope(execute_id, fail.code, fail.message, fail.data)
 
-        await pump_stream(
+        def on_stop(reason: StopReason) -> bytes | None:
+            context.stop_reason = reason
+            if reason == "deadline":
+                return envelope(self.fails.make("STREAM_DEADLINE", {"seconds": max_duration}))
+            return None
+
+        max_duration = binding.max_duration
+        pump = StreamPump(
             chunks,
             send=send,
             receive=receive,
-            start=_start(_STREAM_HEADERS),
-            handshake=sse.encode_event(
-                ENVELOPE_PREFIX + success_envelope(execute_id, HANDSHAKE_DATA)
-            ),
             encode_chunk=binding.encode_output,
-            on_error=on_error,
-            buffer_limit=self.settings.stream_buffer_events,
+            on_error=lambda error: envelope(self._fail_for(error, binding, execute_id)),
+            on_stop=on_stop,
+            limits=StreamLimits(
+                buffer_events=self.settings.stream_buffer_events,
+                ping_interval=self.settings.ping_interval,
+                send_timeout=self.settings.send_timeout,
+                max_duration=max_duration,
+            ),
         )
+        handshake = success_envelope(execute_id, HANDSHAKE_DATA)
+        await pump.run(_start(_STREAM_HEADERS), sse.encode_event(ENVELOPE_PREFIX + handshake))
 
     def _fail_for(self, error: BaseException, binding: ApiBinding, execute_id: str) -> Fail:
         """The fail an exception of the action becomes; anything unexpected is logged, not sent."""

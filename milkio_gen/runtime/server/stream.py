@@ -15,14 +15,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal, cast
 
-from litestar.types import HTTPResponseStartEvent, Receive, Send
+from litestar.types import HTTPResponseStartEvent, Message, Receive, Send
 
+from ...tracked import Tracked
 from .. import sse
 
-__all__ = ["EventBuffer", "pump_stream"]
+__all__ = ["EventBuffer", "StopReason", "StreamLimits", "StreamPump"]
 
 logger = logging.getLogger("milkio_gen.server")
 
@@ -52,6 +55,12 @@ class EventBuffer:
         self.chunks += 1
         self._readable.set()
 
+    def put_ping(self, comment: bytes) -> None:
+        """A keep-alive comment: not a chunk, never held back by the limit."""
+        if not self._closed:
+            self._events.append(comment)
+            self._readable.set()
+
     def put_last(self, event: bytes) -> None:
         """The closing fail envelope: always accepted, then no more events."""
         self._events.append(event)
@@ -75,6 +84,29 @@ class EventBuffer:
         return batch
 
 
+StopReason = Literal["disconnected", "deadline", "send_timeout", "shutdown"]
+"""Why the server stopped an action before it ended by itself."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamLimits:
+    buffer_events: int
+    """Events a stream may hold ahead of the client before the action is paused."""
+    ping_interval: float | None
+    """Seconds of silence after which a `: ping` comment keeps proxies from closing the stream."""
+    send_timeout: float | None
+    """Seconds a send may wait on a client that stopped reading before it is disconnected."""
+    max_duration: float | None
+    """Seconds after which the stream ends with a retryable fail."""
+
+
+def _event(item: Any, encode_chunk: Callable[[Any], bytes]) -> bytes:
+    if type(item) is Tracked:
+        tracked = cast(Tracked[Any], item)
+        return sse.encode_event(encode_chunk(tracked.chunk), event_id=tracked.id)
+    return sse.encode_event(encode_chunk(item))
+
+
 async def _produce(
     chunks: AsyncIterator[Any],
     buffer: EventBuffer,
@@ -84,11 +116,11 @@ async def _produce(
     try:
         async with contextlib.aclosing(chunks):  # type: ignore[type-var]
             async for chunk in chunks:
-                await buffer.put(sse.encode_event(encode_chunk(chunk)))
+                await buffer.put(_event(chunk, encode_chunk))
     except asyncio.CancelledError as error:
         task = asyncio.current_task()
         if task is not None and task.cancelling():
-            raise  # stopped by the pump: the client left
+            raise  # stopped by the pump
         # The action's own await was cancelled by something else: a failure of the action.
         buffer.put_last(sse.encode_event(on_error(error)))
     except Exception as error:
@@ -104,44 +136,93 @@ async def _wait_for_disconnect(receive: Receive) -> None:
             return
 
 
-async def pump_stream(
-    chunks: AsyncIterator[Any],
-    *,
-    send: Send,
-    receive: Receive,
-    start: HTTPResponseStartEvent,
-    handshake: bytes,
-    encode_chunk: Callable[[Any], bytes],
-    on_error: Callable[[BaseException], bytes],
-    buffer_limit: int,
-) -> None:
-    """Send the handshake, then the generator's chunks, until it ends, fails or the client leaves.
+class StreamPump:
+    """One stream: runs its action, sends its events, and stops it for any reason."""
 
-    Returns once the generator is closed, whatever ended the stream.
-    """
-    buffer = EventBuffer(buffer_limit)
-    producer = asyncio.create_task(_produce(chunks, buffer, encode_chunk, on_error))
-    watcher = asyncio.create_task(_wait_for_disconnect(receive))
+    def __init__(
+        self,
+        chunks: AsyncIterator[Any],
+        *,
+        send: Send,
+        receive: Receive,
+        encode_chunk: Callable[[Any], bytes],
+        on_error: Callable[[BaseException], bytes],
+        on_stop: Callable[[StopReason], bytes | None],
+        limits: StreamLimits,
+    ) -> None:
+        self._chunks = chunks
+        self._send = send
+        self._receive = receive
+        self._encode_chunk = encode_chunk
+        self._on_error = on_error
+        self._on_stop = on_stop
+        self._limits = limits
+        self._buffer = EventBuffer(limits.buffer_events)
+        self._producer: asyncio.Task[None] | None = None
+        self._last_send = 0.0
+        self.stop_reason: StopReason | None = None
 
-    def client_left(_: object) -> None:
-        producer.cancel()
-        buffer.close()
+    def stop(self, reason: StopReason) -> None:
+        """End the action, at whatever `await` it is in; a deadline or shutdown says so."""
+        if self.stop_reason is not None or self._producer is None or self._producer.done():
+            return
+        self.stop_reason = reason
+        closing = self._on_stop(reason)
+        self._producer.cancel()
+        if closing is None:
+            self._buffer.close()
+        else:
+            self._buffer.put_last(sse.encode_event(closing))
 
-    watcher.add_done_callback(client_left)
-    try:
-        # One step for the action: if it fails at once, the answer is that fail alone.
-        await asyncio.sleep(0)
-        failed_at_once = producer.done() and buffer.failed and buffer.chunks == 0
-        await send(start)
-        if not failed_at_once:
-            await send({"type": "http.response.body", "body": handshake, "more_body": True})
-        while (batch := await buffer.take_all()) is not None:
-            await send({"type": "http.response.body", "body": batch, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-    except Exception:  # servers differ in what `send` raises once the client is gone
-        logger.debug("the client went away during a send", exc_info=True)
-    finally:
-        watcher.cancel()
-        producer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await producer
+    async def run(self, start: HTTPResponseStartEvent, handshake: bytes) -> None:
+        """Send the handshake, then the events, until the stream ends; returns once the
+        action's generator is closed, whatever ended it."""
+        loop = asyncio.get_running_loop()
+        buffer = self._buffer
+        producer = self._producer = loop.create_task(
+            _produce(self._chunks, buffer, self._encode_chunk, self._on_error)
+        )
+        watcher = loop.create_task(_wait_for_disconnect(self._receive))
+        watcher.add_done_callback(lambda _: self.stop("disconnected"))
+        helpers: list[asyncio.Task[None] | asyncio.TimerHandle] = [watcher]
+        if self._limits.max_duration is not None:
+            helpers.append(loop.call_later(self._limits.max_duration, self.stop, "deadline"))
+        if self._limits.ping_interval is not None:
+            helpers.append(loop.create_task(self._ping(self._limits.ping_interval)))
+        try:
+            # One step for the action: if it fails at once, the answer is that fail alone.
+            await asyncio.sleep(0)
+            failed_at_once = producer.done() and buffer.failed and buffer.chunks == 0
+            await self._timed_send(start)
+            if not failed_at_once:
+                await self._timed_send(
+                    {"type": "http.response.body", "body": handshake, "more_body": True}
+                )
+            while (batch := await buffer.take_all()) is not None:
+                await self._timed_send(
+                    {"type": "http.response.body", "body": batch, "more_body": True}
+                )
+            await self._timed_send({"type": "http.response.body", "body": b"", "more_body": False})
+        except TimeoutError:
+            logger.info("a client stopped reading for %ss: disconnected", self._limits.send_timeout)
+            self.stop("send_timeout")
+        except Exception:  # servers differ in what `send` raises once the client is gone
+            logger.debug("the client went away during a send", exc_info=True)
+            self.stop("disconnected")
+        finally:
+            for helper in helpers:
+                helper.cancel()
+            producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await producer
+
+    async def _timed_send(self, message: Message) -> None:
+        async with asyncio.timeout(self._limits.send_timeout):
+            await self._send(message)
+        self._last_send = time.monotonic()
+
+    async def _ping(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval - (time.monotonic() - self._last_send))
+            if time.monotonic() - self._last_send >= interval:
+                self._buffer.put_ping(sse.PING)

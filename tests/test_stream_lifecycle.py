@@ -1,0 +1,129 @@
+"""What ends a stream on the server, and what keeps it alive: stop reasons, deadlines, send
+timeouts, keep-alive pings, event ids and resume."""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from milkio_gen.runtime.server import ServerSettings, create_app, create_router
+
+from tests.conftest import GeneratedPackage, RunningServer, serve_in_thread
+from tests.probe_app.recorder import record
+
+SSE = {"accept": "text/event-stream", "content-type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def tight_server(probe: GeneratedPackage) -> Iterator[RunningServer]:
+    """The probe app with short keep-alive and send timeouts."""
+    settings = ServerSettings(ping_interval=0.1, send_timeout=0.5)
+    router = create_router(probe.server.apis, fail_codes=probe.server.fail_codes, settings=settings)
+    yield from serve_in_thread(create_app(router))
+
+
+def key() -> str:
+    return uuid.uuid4().hex
+
+
+def test_a_client_that_leaves_is_the_stop_reason(
+    probe: GeneratedPackage, probe_server: RunningServer
+) -> None:
+    probe_key = key()
+    with probe.client.Client(base_url=probe_server.base_url) as client:
+        for _ in client.lifecycle.forever.execute_stream(params={"key": probe_key}).stream:
+            break
+    assert record(probe_key).ended.wait(5)
+    assert record(probe_key).context.stop_reason == "disconnected"
+
+
+def test_max_duration_ends_the_stream_with_a_retryable_fail(
+    probe: GeneratedPackage, probe_server: RunningServer
+) -> None:
+    probe_key = key()
+    started = time.monotonic()
+    with probe.client.Client(base_url=probe_server.base_url) as client:
+        call = client.lifecycle.deadline.execute_stream(params={"key": probe_key})
+        chunks = list(call.stream)
+    elapsed = time.monotonic() - started
+    result = call.get_result()
+    assert chunks == ["started"]
+    assert not result
+    assert result.fail.code == "STREAM_DEADLINE"
+    assert result.fail.data.seconds == 0.3
+    assert 0.3 <= elapsed < 2
+    assert record(probe_key).ended.wait(5)
+    assert record(probe_key).context.stop_reason == "deadline"
+    manifest = (probe.directory / "schema" / "manifest.json").read_text()
+    assert '"code": "STREAM_DEADLINE",\n      "builtin": true,\n      "retryable": true' in manifest
+
+
+def test_silences_are_filled_with_pings_that_no_client_sees(
+    probe: GeneratedPackage, tight_server: RunningServer
+) -> None:
+    raw = httpx.post(
+        f"{tight_server.base_url}/lifecycle/slow-ticks",
+        json={"key": key()},
+        headers=SSE,
+        timeout=10,
+    )
+    assert raw.content.count(b": ping\n") >= 6, raw.content
+    assert b": ping\n\n" not in raw.content, "a ping never stands as an event of its own"
+    with probe.client.Client(base_url=tight_server.base_url) as client:
+        call = client.lifecycle.slow_ticks.execute_stream(params={"key": key()})
+        assert list(call.stream) == ["tick", "tick", "tick"]
+        assert call.get_result().success is True
+
+
+def test_a_client_that_stops_reading_is_disconnected_after_the_send_timeout(
+    tight_server: RunningServer,
+) -> None:
+    probe_key = key()
+    host, port = tight_server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as connection:
+        connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        body = f'{{"key": "{probe_key}"}}'.encode()
+        connection.sendall(
+            b"POST /lifecycle/spin HTTP/1.1\r\nhost: x\r\naccept: text/event-stream\r\n"
+            b"content-type: application/json\r\ncontent-length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
+        # Read nothing: the kernel buffers fill, the server's send waits, then gives up.
+        assert record(probe_key).ended.wait(20), "the action kept running"
+    assert record(probe_key).how == "finally"
+
+
+def test_tracked_chunks_carry_ids_and_a_reconnect_resumes_after_the_last(
+    probe: GeneratedPackage, probe_server: RunningServer
+) -> None:
+    raw = httpx.Client(base_url=probe_server.base_url)
+    with raw.stream("POST", "/lifecycle/numbered", json={"key": "x"}, headers=SSE) as response:
+        head = b""
+        for piece in response.iter_raw():
+            head += piece
+            if head.count(b"\n\n") >= 3:
+                break
+    assert b"id:0\ndata:0\n\nid:1\ndata:1\n\n" in head
+    raw.close()
+
+    with probe.client.Client(base_url=probe_server.base_url) as client:
+        first = client.lifecycle.numbered.execute_stream(params={"key": "x"})
+        seen = []
+        for number in first.stream:
+            seen.append(number)
+            if len(seen) == 5:
+                break
+        assert first.last_event_id == "4"
+        resumed = client.lifecycle.numbered.execute_stream(
+            params={"key": "x"}, headers={"last-event-id": first.last_event_id}
+        )
+        stream = resumed.stream
+        assert [next(stream) for _ in range(3)] == [5, 6, 7]
+        stream.close()
+    assert seen == [0, 1, 2, 3, 4]
