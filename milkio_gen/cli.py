@@ -87,6 +87,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 9000,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
+    grace_period: Annotated[
+        int, typer.Option(help="Seconds requests get to end on shutdown, once streams stop.")
+    ] = 10,
 ) -> None:
     """Serve the generated server (`<out>/server.py`) with uvicorn.
 
@@ -96,7 +99,7 @@ def serve(
 
         milkio-gen serve --port 8000 --out build
     """
-    import uvicorn
+    from .serving import serve as serve_app
 
     try:
         config = load_config(Path.cwd(), out=out, app="-")
@@ -109,7 +112,13 @@ def serve(
     sys.path.insert(0, str(Path.cwd()))
     module = ".".join(config.out.with_suffix("").parts)
     typer.echo(f"serving {module}.server:app on http://{host}:{port}")
-    uvicorn.run(f"{module}.server:app", host=host, port=port, log_level=log_level)
+    serve_app(
+        f"{module}.server:app",
+        host=host,
+        port=port,
+        log_level=log_level,
+        grace_period=grace_period,
+    )
 
 
 def main() -> None:

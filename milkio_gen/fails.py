@@ -182,6 +182,13 @@ BUILTIN_FAIL_CODES: Mapping[str, FailCode[Any]] = {
             retryable=True,
         ),
         _builtin(
+            "SERVER_SHUTTING_DOWN",
+            None,
+            _fixed("The server is shutting down: call again"),
+            "The server stopped the stream to shut down; another instance will answer.",
+            retryable=True,
+        ),
+        _builtin(
             "PAYLOAD_TOO_LARGE",
             PayloadTooLargeData,
             lambda data: f"Request body larger than {data.limit} bytes",

@@ -3,7 +3,11 @@ timeouts, keep-alive pings, event ids and resume."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,7 +16,7 @@ import httpx
 import pytest
 from milkio_gen.runtime.server import ServerSettings, create_app, create_router
 
-from tests.conftest import GeneratedPackage, RunningServer, serve_in_thread
+from tests.conftest import ROOT, GeneratedPackage, RunningServer, serve_in_thread
 from tests.probe_app.recorder import record
 
 SSE = {"accept": "text/event-stream", "content-type": "application/json"}
@@ -127,3 +131,51 @@ def test_tracked_chunks_carry_ids_and_a_reconnect_resumes_after_the_last(
         assert [next(stream) for _ in range(3)] == [5, 6, 7]
         stream.close()
     assert seen == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.timeout(60)
+def test_sigterm_ends_open_streams_with_a_retryable_fail_then_exits(
+    probe: GeneratedPackage,
+) -> None:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    package = probe.directory.parent
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from milkio_gen.serving import serve; "
+            f"serve('probe_gen.server:app', host='127.0.0.1', port={port}, log_level='info')",
+        ],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(package), str(ROOT)])},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                httpx.post(f"{base_url}/values/nothing", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.05)
+        with probe.client.Client(base_url=base_url) as client:
+            call = client.lifecycle.forever.execute_stream(params={"key": key()})
+            stream = call.stream
+            assert next(stream) == "ready"
+            stopped_at = time.monotonic()
+            server.send_signal(signal.SIGTERM)
+            assert list(stream) == []
+        result = call.get_result()
+        assert not result
+        assert result.fail.code == "SERVER_SHUTTING_DOWN"
+        # uvicorn raises the signal again once it has shut down, as the process's exit status.
+        assert server.wait(timeout=10) in (0, -signal.SIGTERM)
+        assert time.monotonic() - stopped_at < 5
+    finally:
+        server.kill()
+        output = server.communicate(timeout=10)[0].decode()
+    assert "stopped 1 open stream(s)" in output
+    assert "forever ended: shutdown" in output, "the action's finally ran, knowing why"

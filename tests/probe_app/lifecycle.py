@@ -27,6 +27,7 @@ async def forever(params: Probe, context: Context) -> AsyncIterator[str]:
         ended(params.key, "closed")
         raise
     finally:
+        context.logger.info("forever ended: %s", context.stop_reason)
         if not record(params.key).ended.is_set():
             ended(params.key, "finally")
 

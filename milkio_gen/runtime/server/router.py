@@ -111,6 +111,8 @@ class _ApiServer:
             context.stop_reason = reason
             if reason == "deadline":
                 return envelope(self.fails.make("STREAM_DEADLINE", {"seconds": max_duration}))
+            if reason == "shutdown":
+                return envelope(self.fails.make("SERVER_SHUTTING_DOWN"))
             return None
 
         max_duration = binding.max_duration

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, cast
@@ -25,7 +26,7 @@ from litestar.types import HTTPResponseStartEvent, Message, Receive, Send
 from ...tracked import Tracked
 from .. import sse
 
-__all__ = ["EventBuffer", "StopReason", "StreamLimits", "StreamPump"]
+__all__ = ["EventBuffer", "StopReason", "StreamLimits", "StreamPump", "stop_open_streams"]
 
 logger = logging.getLogger("milkio_gen.server")
 
@@ -136,6 +137,18 @@ async def _wait_for_disconnect(receive: Receive) -> None:
             return
 
 
+_OPEN: weakref.WeakSet[StreamPump] = weakref.WeakSet()
+
+
+def stop_open_streams() -> int:
+    """Stop every open stream of this process for a shutdown: each sends its client the
+    retryable `SERVER_SHUTTING_DOWN` fail and its action is cancelled. Returns how many."""
+    pumps = list(_OPEN)
+    for pump in pumps:
+        pump.stop("shutdown")
+    return len(pumps)
+
+
 class StreamPump:
     """One stream: runs its action, sends its events, and stops it for any reason."""
 
@@ -182,6 +195,7 @@ class StreamPump:
         producer = self._producer = loop.create_task(
             _produce(self._chunks, buffer, self._encode_chunk, self._on_error)
         )
+        _OPEN.add(self)
         watcher = loop.create_task(_wait_for_disconnect(self._receive))
         watcher.add_done_callback(lambda _: self.stop("disconnected"))
         helpers: list[asyncio.Task[None] | asyncio.TimerHandle] = [watcher]
@@ -210,6 +224,7 @@ class StreamPump:
             logger.debug("the client went away during a send", exc_info=True)
             self.stop("disconnected")
         finally:
+            _OPEN.discard(self)
             for helper in helpers:
                 helper.cancel()
             producer.cancel()
