@@ -20,6 +20,7 @@ from milkio_gen.runtime.client import (
     ClientCore,
     ExecuteResult,
     Failure,
+    Retry,
     StreamCall,
     StreamResult,
     Success,
@@ -84,6 +85,7 @@ __all__ = [
     "OutOfStockFail",
     "PayloadTooLargeData",
     "PayloadTooLargeFail",
+    "Retry",
     "Sent",
     "ServerShuttingDownFail",
     "StreamDeadlineData",
@@ -107,6 +109,15 @@ _SPEC_LLM_COMPLETE: ApiSpec[LlmCompleteChunk] = ApiSpec(
 )
 _SPEC_ORDERS_PLACE: ApiSpec[Order] = ApiSpec("orders/place", "plain", Order, OrdersPlaceParams)
 _SPEC_YOUR_STREAM_API: ApiSpec[str] = ApiSpec("your-stream-api", "stream", str, YourStreamApiParams)
+
+_RETRYABLE_CODES = frozenset(
+    {
+        "NETWORK_ERROR",
+        "STREAM_DEADLINE",
+        "SERVER_SHUTTING_DOWN",
+    }
+)
+"""Fail codes after which calling again may succeed; with a `Retry`, clients do so."""
 
 _PLAIN_SPECS: dict[str, ApiSpec[Any]] = {
     "chat/send": _SPEC_CHAT_SEND,
@@ -135,12 +146,13 @@ class AsyncChatSendApi:
         *,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> ExecuteResult[Sent, Fail]:
         """Sends a message to everyone subscribed to the room.
 
         `chat/send`, a plain API: examples/app/chat/send.py:20
         """
-        return await self._client.execute_spec(_SPEC_CHAT_SEND, params, headers, timeout)
+        return await self._client.execute_spec(_SPEC_CHAT_SEND, params, headers, timeout, retry)
 
 
 class AsyncChatSubscribeApi:
@@ -158,12 +170,15 @@ class AsyncChatSubscribeApi:
         *,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> AsyncStreamCall[Message, Fail]:
         """Pushes every message sent to the room from now on, until the client stops.
 
         `chat/subscribe`, a stream API: examples/app/chat/subscribe.py:13
         """
-        return self._client.execute_stream_spec(_SPEC_CHAT_SUBSCRIBE, params, headers, timeout)
+        return self._client.execute_stream_spec(
+            _SPEC_CHAT_SUBSCRIBE, params, headers, timeout, retry
+        )
 
 
 class AsyncChatApis:
@@ -190,12 +205,13 @@ class AsyncHelloSayApi:
         *,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> ExecuteResult[Greeting, Fail]:
         """Greets by name.
 
         `hello/say`, a plain API: examples/app/hello/say.py:16
         """
-        return await self._client.execute_spec(_SPEC_HELLO_SAY, params, headers, timeout)
+        return await self._client.execute_spec(_SPEC_HELLO_SAY, params, headers, timeout, retry)
 
 
 class AsyncHelloApis:
@@ -221,12 +237,13 @@ class AsyncLlmCompleteApi:
         *,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> AsyncStreamCall[LlmCompleteChunk, Fail]:
         """Answers a prompt token by token, the way a language model streams, then its usage.
 
         `llm/complete`, a stream API: examples/app/llm/complete.py:39
         """
-        return self._client.execute_stream_spec(_SPEC_LLM_COMPLETE, params, headers, timeout)
+        return self._client.execute_stream_spec(_SPEC_LLM_COMPLETE, params, headers, timeout, retry)
 
 
 class AsyncLlmApis:
@@ -252,12 +269,13 @@ class AsyncOrdersPlaceApi:
         *,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> ExecuteResult[Order, Fail]:
         """Places an order; fails with OUT_OF_STOCK when there is not enough of the item.
 
         `orders/place`, a plain API: examples/app/orders/place.py:20
         """
-        return await self._client.execute_spec(_SPEC_ORDERS_PLACE, params, headers, timeout)
+        return await self._client.execute_spec(_SPEC_ORDERS_PLACE, params, headers, timeout, retry)
 
 
 class AsyncOrdersApis:
@@ -283,12 +301,15 @@ class AsyncYourStreamApi:
         *,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> AsyncStreamCall[str, Fail]:
         """Greets, then tells the time, every second, until the client stops.
 
         `your-stream-api`, a stream API: examples/app/your_stream_api.py:13
         """
-        return self._client.execute_stream_spec(_SPEC_YOUR_STREAM_API, params, headers, timeout)
+        return self._client.execute_stream_spec(
+            _SPEC_YOUR_STREAM_API, params, headers, timeout, retry
+        )
 
 
 class AsyncClient(AsyncClientCore[Fail]):
@@ -307,6 +328,8 @@ class AsyncClient(AsyncClientCore[Fail]):
         headers: sent with every call, besides each call's own.
         timeout: seconds for a plain call; streams have no read timeout.
         http_client: an httpx client to use instead of one of the client's own.
+        retry: make calls again when they may succeed then (a `Retry`); each call may
+            give its own. None: every call is made once.
     """
 
     def __init__(
@@ -316,9 +339,16 @@ class AsyncClient(AsyncClientCore[Fail]):
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout = 30.0,
         http_client: httpx.AsyncClient | None = None,
+        retry: Retry | None = None,
     ) -> None:
         super().__init__(
-            base_url, fail_type=Fail, headers=headers, timeout=timeout, http_client=http_client
+            base_url,
+            fail_type=Fail,
+            headers=headers,
+            timeout=timeout,
+            http_client=http_client,
+            retry=retry,
+            retryable_codes=_RETRYABLE_CODES,
         )
         self.chat = AsyncChatApis(self)
         self.hello = AsyncHelloApis(self)
@@ -334,6 +364,7 @@ class AsyncClient(AsyncClientCore[Fail]):
         params: ChatSendParams,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> ExecuteResult[Sent, Fail]: ...
     @overload
     async def execute(
@@ -343,6 +374,7 @@ class AsyncClient(AsyncClientCore[Fail]):
         params: HelloSayParams,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> ExecuteResult[Greeting, Fail]: ...
     @overload
     async def execute(
@@ -352,6 +384,7 @@ class AsyncClient(AsyncClientCore[Fail]):
         params: OrdersPlaceParams,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> ExecuteResult[Order, Fail]: ...
     async def execute(
         self,
@@ -360,10 +393,11 @@ class AsyncClient(AsyncClientCore[Fail]):
         params: Any = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> Any:
         """Call an API by its path, as Milkio's client does."""
         spec = _PLAIN_SPECS.get(path) or ApiSpec(path, "plain", Any, Any)
-        return await self.execute_spec(spec, params, headers, timeout)
+        return await self.execute_spec(spec, params, headers, timeout, retry)
 
     @overload
     def execute_stream(
@@ -373,6 +407,7 @@ class AsyncClient(AsyncClientCore[Fail]):
         params: ChatSubscribeParams,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> AsyncStreamCall[Message, Fail]: ...
     @overload
     def execute_stream(
@@ -382,6 +417,7 @@ class AsyncClient(AsyncClientCore[Fail]):
         params: LlmCompleteParams,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> AsyncStreamCall[LlmCompleteChunk, Fail]: ...
     @overload
     def execute_stream(
@@ -391,6 +427,7 @@ class AsyncClient(AsyncClientCore[Fail]):
         params: YourStreamApiParams,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> AsyncStreamCall[str, Fail]: ...
     def execute_stream(
         self,
@@ -399,10 +436,11 @@ class AsyncClient(AsyncClientCore[Fail]):
         params: Any = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> Any:
         """Call an API by its path, as Milkio's client does."""
         spec = _STREAM_SPECS.get(path) or ApiSpec(path, "stream", Any, Any)
-        return self.execute_stream_spec(spec, params, headers, timeout)
+        return self.execute_stream_spec(spec, params, headers, timeout, retry)
 
 
 class ChatSendApi:
@@ -420,12 +458,13 @@ class ChatSendApi:
         *,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> ExecuteResult[Sent, Fail]:
         """Sends a message to everyone subscribed to the room.
 
         `chat/send`, a plain API: examples/app/chat/send.py:20
         """
-        return self._client.execute_spec(_SPEC_CHAT_SEND, params, headers, timeout)
+        return self._client.execute_spec(_SPEC_CHAT_SEND, params, headers, timeout, retry)
 
 
 class ChatSubscribeApi:
@@ -443,12 +482,15 @@ class ChatSubscribeApi:
         *,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> StreamCall[Message, Fail]:
         """Pushes every message sent to the room from now on, until the client stops.
 
         `chat/subscribe`, a stream API: examples/app/chat/subscribe.py:13
         """
-        return self._client.execute_stream_spec(_SPEC_CHAT_SUBSCRIBE, params, headers, timeout)
+        return self._client.execute_stream_spec(
+            _SPEC_CHAT_SUBSCRIBE, params, headers, timeout, retry
+        )
 
 
 class ChatApis:
@@ -475,12 +517,13 @@ class HelloSayApi:
         *,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> ExecuteResult[Greeting, Fail]:
         """Greets by name.
 
         `hello/say`, a plain API: examples/app/hello/say.py:16
         """
-        return self._client.execute_spec(_SPEC_HELLO_SAY, params, headers, timeout)
+        return self._client.execute_spec(_SPEC_HELLO_SAY, params, headers, timeout, retry)
 
 
 class HelloApis:
@@ -506,12 +549,13 @@ class LlmCompleteApi:
         *,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> StreamCall[LlmCompleteChunk, Fail]:
         """Answers a prompt token by token, the way a language model streams, then its usage.
 
         `llm/complete`, a stream API: examples/app/llm/complete.py:39
         """
-        return self._client.execute_stream_spec(_SPEC_LLM_COMPLETE, params, headers, timeout)
+        return self._client.execute_stream_spec(_SPEC_LLM_COMPLETE, params, headers, timeout, retry)
 
 
 class LlmApis:
@@ -537,12 +581,13 @@ class OrdersPlaceApi:
         *,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> ExecuteResult[Order, Fail]:
         """Places an order; fails with OUT_OF_STOCK when there is not enough of the item.
 
         `orders/place`, a plain API: examples/app/orders/place.py:20
         """
-        return self._client.execute_spec(_SPEC_ORDERS_PLACE, params, headers, timeout)
+        return self._client.execute_spec(_SPEC_ORDERS_PLACE, params, headers, timeout, retry)
 
 
 class OrdersApis:
@@ -568,12 +613,15 @@ class YourStreamApi:
         *,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> StreamCall[str, Fail]:
         """Greets, then tells the time, every second, until the client stops.
 
         `your-stream-api`, a stream API: examples/app/your_stream_api.py:13
         """
-        return self._client.execute_stream_spec(_SPEC_YOUR_STREAM_API, params, headers, timeout)
+        return self._client.execute_stream_spec(
+            _SPEC_YOUR_STREAM_API, params, headers, timeout, retry
+        )
 
 
 class Client(ClientCore[Fail]):
@@ -592,6 +640,8 @@ class Client(ClientCore[Fail]):
         headers: sent with every call, besides each call's own.
         timeout: seconds for a plain call; streams have no read timeout.
         http_client: an httpx client to use instead of one of the client's own.
+        retry: make calls again when they may succeed then (a `Retry`); each call may
+            give its own. None: every call is made once.
     """
 
     def __init__(
@@ -601,9 +651,16 @@ class Client(ClientCore[Fail]):
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout = 30.0,
         http_client: httpx.Client | None = None,
+        retry: Retry | None = None,
     ) -> None:
         super().__init__(
-            base_url, fail_type=Fail, headers=headers, timeout=timeout, http_client=http_client
+            base_url,
+            fail_type=Fail,
+            headers=headers,
+            timeout=timeout,
+            http_client=http_client,
+            retry=retry,
+            retryable_codes=_RETRYABLE_CODES,
         )
         self.chat = ChatApis(self)
         self.hello = HelloApis(self)
@@ -619,6 +676,7 @@ class Client(ClientCore[Fail]):
         params: ChatSendParams,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> ExecuteResult[Sent, Fail]: ...
     @overload
     def execute(
@@ -628,6 +686,7 @@ class Client(ClientCore[Fail]):
         params: HelloSayParams,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> ExecuteResult[Greeting, Fail]: ...
     @overload
     def execute(
@@ -637,6 +696,7 @@ class Client(ClientCore[Fail]):
         params: OrdersPlaceParams,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> ExecuteResult[Order, Fail]: ...
     def execute(
         self,
@@ -645,10 +705,11 @@ class Client(ClientCore[Fail]):
         params: Any = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> Any:
         """Call an API by its path, as Milkio's client does."""
         spec = _PLAIN_SPECS.get(path) or ApiSpec(path, "plain", Any, Any)
-        return self.execute_spec(spec, params, headers, timeout)
+        return self.execute_spec(spec, params, headers, timeout, retry)
 
     @overload
     def execute_stream(
@@ -658,6 +719,7 @@ class Client(ClientCore[Fail]):
         params: ChatSubscribeParams,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> StreamCall[Message, Fail]: ...
     @overload
     def execute_stream(
@@ -667,6 +729,7 @@ class Client(ClientCore[Fail]):
         params: LlmCompleteParams,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> StreamCall[LlmCompleteChunk, Fail]: ...
     @overload
     def execute_stream(
@@ -676,6 +739,7 @@ class Client(ClientCore[Fail]):
         params: YourStreamApiParams,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> StreamCall[str, Fail]: ...
     def execute_stream(
         self,
@@ -684,7 +748,8 @@ class Client(ClientCore[Fail]):
         params: Any = None,
         headers: Mapping[str, str] | None = None,
         timeout: float | httpx.Timeout | None = None,
+        retry: Retry | None = None,
     ) -> Any:
         """Call an API by its path, as Milkio's client does."""
         spec = _STREAM_SPECS.get(path) or ApiSpec(path, "stream", Any, Any)
-        return self.execute_stream_spec(spec, params, headers, timeout)
+        return self.execute_stream_spec(spec, params, headers, timeout, retry)

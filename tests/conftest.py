@@ -154,16 +154,17 @@ def _read_request(connection: Any) -> None:
 
 @pytest.fixture
 def raw_http_server() -> Iterator[Any]:
-    """A TCP server on 127.0.0.1 that answers every connection with the bytes it is given.
+    """A TCP server on 127.0.0.1 that answers each connection with the next bytes it is given
+    (the last ones again once they run out), and counts the connections.
 
     For what a real server of ours never sends: truncated streams, wrong content types,
-    invalid chunks.
+    invalid chunks, a proxy's 503.
     """
     import socket
 
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.2)
-    state: dict[str, Any] = {"response": b"", "stop": False}
+    state: dict[str, Any] = {"responses": [b""], "stop": False, "connections": 0}
 
     def serve() -> None:
         while not state["stop"]:
@@ -171,23 +172,31 @@ def raw_http_server() -> Iterator[Any]:
                 connection, _ = listener.accept()
             except TimeoutError:
                 continue
+            responses = state["responses"]
+            response = responses[min(state["connections"], len(responses) - 1)]
+            state["connections"] += 1
             with connection:
                 connection.settimeout(2)
                 try:
                     _read_request(connection)
-                    connection.sendall(state["response"])
+                    connection.sendall(response)
                 except OSError:
                     pass
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
 
-    def respond(response: bytes) -> str:
-        state["response"] = response
-        return f"http://127.0.0.1:{listener.getsockname()[1]}"
+    class Respond:
+        def __call__(self, *responses: bytes) -> str:
+            state["responses"] = list(responses)
+            return f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+        @property
+        def connections(self) -> int:
+            return state["connections"]
 
     try:
-        yield respond
+        yield Respond()
     finally:
         state["stop"] = True
         thread.join(timeout=5)

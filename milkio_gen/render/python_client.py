@@ -62,6 +62,7 @@ class PyFail:
     doc: str | None
     data_type: str
     data_default: str | None
+    retryable: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,8 @@ class PythonPlan:
     @property
     def exports(self) -> list[str]:
         """What `client.py` re-exports: the clients, the results and every type."""
-        names = ["AsyncClient", "Client", "ExecuteResult", "Fail", "Failure", "StreamResult"]
+        names = ["AsyncClient", "Client", "ExecuteResult", "Fail", "Failure", "Retry"]
+        names += ["StreamResult"]
         names += [
             "Success",
             *(d.name for d in self.declarations),
@@ -115,6 +117,7 @@ def plan_python(manifest: Manifest, manifest_bytes: bytes, source: str) -> Pytho
             doc=fail.doc,
             data_type=types.type_of(fail.data, "output"),
             data_default="None" if fail.data.get("type") == "null" else None,
+            retryable=fail.retryable,
         )
         for fail in manifest.fail_codes
     ]

@@ -103,3 +103,12 @@ async def numbered(params: Probe, context: Context) -> AsyncIterator[Tracked[int
     for number in range(start, start + 1000):
         await asyncio.sleep(0.005)
         yield Tracked(str(number), number)
+
+
+@define_api(meta={"max_duration": 0.15})
+async def numbered_briefly(params: Probe, context: Context) -> AsyncIterator[Tracked[int]]:
+    """0 to 29, tracked, in a stream that may run 0.15 s at a time: clients resume to get all."""
+    start = int(context.last_event_id) + 1 if context.last_event_id else 0
+    for number in range(start, 30):
+        await asyncio.sleep(0.02)
+        yield Tracked(str(number), number)

@@ -2,6 +2,7 @@
 
 from .async_client import AsyncClientCore, AsyncStreamCall
 from .results import ExecuteResult, Failure, StreamResult, Success
+from .retry import Retry
 from .spec import ApiSpec
 from .sync_client import ClientCore, StreamCall
 
@@ -12,6 +13,7 @@ __all__ = [
     "ClientCore",
     "ExecuteResult",
     "Failure",
+    "Retry",
     "StreamCall",
     "StreamResult",
     "Success",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncGenerator, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -12,6 +14,7 @@ from ..sse import SSEDecoder
 from .base import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, ClientBase, StreamCallBase, Timeout
 from .protocol import NO_CHUNK
 from .results import ExecuteResult
+from .retry import Retry
 from .spec import ApiSpec
 
 __all__ = ["AsyncClientCore", "AsyncStreamCall"]
@@ -60,6 +63,22 @@ class AsyncStreamCall(StreamCallBase[ChunkT, FailT, AsyncGenerator[ChunkT, None]
         await self.aclose()
 
     async def _run(self) -> AsyncGenerator[ChunkT, None]:
+        attempt = 0
+        while True:
+            received = self._reader.chunks
+            async with contextlib.aclosing(self._try()) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+            if self._reader.chunks > received:
+                attempt = 0  # the try made progress: the tries in a row start again
+            delay = self._next_try_delay(attempt)
+            if delay is None:
+                return
+            await asyncio.sleep(delay)
+            attempt += 1
+            self._reader.begin_try()
+
+    async def _try(self) -> AsyncGenerator[ChunkT, None]:
         http, reader = self._client.http, self._reader
         try:
             response = self._response = await http.send(self._request(http), stream=True)
@@ -96,8 +115,17 @@ class AsyncClientCore(ClientBase[FailT]):
         headers: Mapping[str, str] | None = None,
         timeout: Timeout = DEFAULT_TIMEOUT,
         http_client: httpx.AsyncClient | None = None,
+        retry: Retry | None = None,
+        retryable_codes: frozenset[str] = frozenset(),
     ) -> None:
-        super().__init__(base_url, fail_type=fail_type, headers=headers, timeout=timeout)
+        super().__init__(
+            base_url,
+            fail_type=fail_type,
+            headers=headers,
+            timeout=timeout,
+            retry=retry,
+            retryable_codes=retryable_codes,
+        )
         self._owns_http = http_client is None
         self.http = http_client or httpx.AsyncClient(timeout=timeout)
 
@@ -107,14 +135,24 @@ class AsyncClientCore(ClientBase[FailT]):
         params: Any,
         headers: Mapping[str, str] | None,
         timeout: Timeout | None,  # noqa: ASYNC109 - per call, as Milkio's client
+        retry: Retry | None = None,
     ) -> ExecuteResult[ChunkT, FailT]:
-        try:
-            response = await self.http.send(
-                self._plain_request(self.http, spec, params, headers, timeout)
-            )
-        except httpx.HTTPError as error:
-            return self._network_error(error)
-        return self._plain_result(response, spec)
+        retry = retry or self.retry
+        attempt = 0
+        while True:
+            outcome: httpx.Response | httpx.HTTPError
+            try:
+                outcome = await self.http.send(
+                    self._plain_request(self.http, spec, params, headers, timeout)
+                )
+                result = self._plain_result(outcome, spec)
+            except httpx.HTTPError as error:
+                outcome, result = error, self._network_error(error)
+            delay = self._plain_retry_delay(retry, attempt, outcome, result)
+            if delay is None:
+                return result
+            await asyncio.sleep(delay)
+            attempt += 1
 
     def execute_stream_spec(
         self,
@@ -122,8 +160,9 @@ class AsyncClientCore(ClientBase[FailT]):
         params: Any,
         headers: Mapping[str, str] | None,
         timeout: Timeout | None,
+        retry: Retry | None = None,
     ) -> AsyncStreamCall[ChunkT, FailT]:
-        return AsyncStreamCall(self, spec, params, headers, timeout)
+        return AsyncStreamCall(self, spec, params, headers, timeout, retry)
 
     async def aclose(self) -> None:
         """Close the connections, if the client made its httpx client itself."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import httpx
 
 from .protocol import JSON_ACCEPT, STREAM_ACCEPT, Codec, StreamReader
 from .results import ExecuteResult, Failure, StreamResult
+from .retry import RETRY_STATUSES, Retry, retry_after
 from .spec import ApiSpec
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "ClientBase", "StreamCallBase"]
@@ -44,11 +45,14 @@ class ClientBase(Generic[FailT]):
         fail_type: Any,
         headers: Mapping[str, str] | None,
         timeout: Timeout,
+        retry: Retry | None = None,
+        retryable_codes: frozenset[str] = frozenset(),
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.headers = dict(headers or {})
         self.timeout = timeout
-        self.codec = Codec[FailT](fail_type)
+        self.retry = retry
+        self.codec = Codec[FailT](fail_type, retryable_codes)
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path}"
@@ -77,6 +81,30 @@ class ClientBase(Generic[FailT]):
         )
         return unexpected or self.codec.plain_result(spec, response.content)
 
+    def _plain_retry_delay(
+        self,
+        retry: Retry | None,
+        attempt: int,
+        outcome: httpx.Response | httpx.HTTPError,
+        result: ExecuteResult[Any, FailT],
+    ) -> float | None:
+        """Seconds before making a plain call again, or None when its result stands.
+
+        A plain call may have changed something, so it is made again only when it surely never
+        ran (no connection, a 502/503/504), or when its fail says calling again may work.
+        """
+        if retry is None or attempt + 1 >= retry.attempts:
+            return None
+        if isinstance(outcome, httpx.HTTPError):
+            never_sent = isinstance(outcome, httpx.ConnectError | httpx.ConnectTimeout)
+            return retry.delay(attempt) if never_sent else None
+        if outcome.status_code in RETRY_STATUSES:
+            return retry.delay(attempt, retry_after(outcome))
+        server_fail = isinstance(result, Failure) and result.execute_id is not None
+        if server_fail and self.codec.retryable(cast(Failure[FailT], result)):
+            return retry.delay(attempt)
+        return None
+
     def _network_error(self, error: BaseException) -> Failure[FailT]:
         return self.codec.network_error(_error_text(error))
 
@@ -91,12 +119,14 @@ class StreamCallBase(Generic[ChunkT, FailT, GeneratorT]):
         params: Any,
         headers: Mapping[str, str] | None,
         timeout: Timeout | None,
+        retry: Retry | None = None,
     ) -> None:
         self._client = client
         self._spec = spec
         self._params = params
         self._headers = headers
         self._timeout = timeout
+        self._retry = retry or client.retry
         self._reader = StreamReader[ChunkT, FailT](client.codec, spec)
         # Only the loop holds the generator, so `break` lets it be collected, which closes it.
         self._stream: weakref.ref[GeneratorT] | None = None
@@ -132,13 +162,28 @@ class StreamCallBase(Generic[ChunkT, FailT, GeneratorT]):
     def _request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
         self._started = True
         client = self._client
+        resume = self._reader.last_event_id
         return http.build_request(
             "POST",
             client.url(self._spec.path),
             content=client.codec.request_body(self._spec, self._params),
-            headers=client.codec.request_headers(STREAM_ACCEPT, client.headers, self._headers),
+            headers=client.codec.request_headers(
+                STREAM_ACCEPT,
+                client.headers,
+                self._headers,
+                None if resume is None else {"last-event-id": resume},
+            ),
             timeout=_stream_timeout(self._timeout or client.timeout),
         )
+
+    def _next_try_delay(self, attempt: int) -> float | None:
+        """Seconds before the stream is tried again, or None when the call has ended."""
+        retry = self._retry
+        if self._stopping or retry is None or attempt + 1 >= retry.attempts:
+            return None
+        if not self._reader.may_retry():
+            return None
+        return retry.delay(attempt, self._reader.retry_after)
 
     def _check_response(self, response: httpx.Response) -> bool:
         """Whether the answer is an event stream; if not, the stream ends with a fail."""
@@ -147,6 +192,8 @@ class StreamCallBase(Generic[ChunkT, FailT, GeneratorT]):
         )
         if unexpected is not None:
             self._reader.result, self._reader.ended = unexpected, True
+            if response.status_code in RETRY_STATUSES:
+                self._reader.retry_after = retry_after(response)
         return unexpected is None
 
     def _on_read_error(self, error: Exception) -> None:

@@ -42,8 +42,16 @@ def load_envelope(data: bytes) -> dict[str, Any] | None:
 class Codec(Generic[FailT]):
     """Encodes requests and decodes answers for one app's fail type."""
 
-    def __init__(self, fail_type: Any) -> None:
+    def __init__(self, fail_type: Any, retryable_codes: frozenset[str] = frozenset()) -> None:
         self._fail: Tson[FailT] = Tson(fail_type)
+        self._retryable_codes = retryable_codes
+
+    def retryable(self, failure: Failure[FailT]) -> bool:
+        """A fail the client made (the connection) or one the app marks retryable."""
+        fail: Any = failure.fail
+        return bool(fail.from_client and fail.code == "NETWORK_ERROR") or (
+            fail.code in self._retryable_codes
+        )
 
     @staticmethod
     def request_body(spec: ApiSpec[Any], params: Any) -> bytes:
@@ -105,7 +113,7 @@ class Codec(Generic[FailT]):
 class StreamReader(Generic[ChunkT, FailT]):
     """One stream's state: waiting for the handshake, streaming, then ended with a result."""
 
-    __slots__ = ("_codec", "_spec", "ended", "last_event_id", "result")
+    __slots__ = ("_codec", "_spec", "chunks", "ended", "last_event_id", "result", "retry_after")
 
     def __init__(self, codec: Codec[FailT], spec: ApiSpec[ChunkT]) -> None:
         self._codec = codec
@@ -113,6 +121,22 @@ class StreamReader(Generic[ChunkT, FailT]):
         self.result: StreamResult[FailT] | None = None
         self.ended = False
         self.last_event_id: str | None = None
+        self.chunks = 0
+        """Chunks given to the caller, over every try."""
+        self.retry_after: float | None = None
+
+    def begin_try(self) -> None:
+        """A new try of the same call: a new handshake is due; what was received stays."""
+        self.result = None
+        self.ended = False
+        self.retry_after = None
+
+    def may_retry(self) -> bool:
+        """Whether the try that ended may be made again without losing or repeating a chunk."""
+        result = self.result
+        if not isinstance(result, Failure) or not self._codec.retryable(result):
+            return False
+        return self.chunks == 0 or self.last_event_id is not None
 
     def on_event(self, event: ServerSentEvent) -> ChunkT:
         """The chunk an event carries, or `NO_CHUNK`; sets `ended` when the stream must stop."""
@@ -126,7 +150,9 @@ class StreamReader(Generic[ChunkT, FailT]):
             self._end(self._codec.network_error("the server sent a chunk before its handshake"))
             return NO_CHUNK
         try:
-            return self._spec.output.loads(data)
+            chunk = self._spec.output.loads(data)
+            self.chunks += 1
+            return chunk
         except ValidationError as error:
             detail = type_safe_error(error.errors()[0], "$chunk").model_dump()
             self._end(self._codec.client_fail("TYPE_SAFE_ERROR", detail))

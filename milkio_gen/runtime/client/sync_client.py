@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import socket
+import time
 from collections.abc import Generator, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -15,6 +16,7 @@ from ..sse import SSEDecoder
 from .base import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, ClientBase, StreamCallBase, Timeout
 from .protocol import NO_CHUNK
 from .results import ExecuteResult
+from .retry import Retry
 from .spec import ApiSpec
 
 __all__ = ["ClientCore", "StreamCall"]
@@ -69,6 +71,20 @@ class StreamCall(StreamCallBase[ChunkT, FailT, Generator[ChunkT, None, None]]):
         self.close()
 
     def _run(self) -> Generator[ChunkT, None, None]:
+        attempt = 0
+        while True:
+            received = self._reader.chunks
+            yield from self._try()
+            if self._reader.chunks > received:
+                attempt = 0  # the try made progress: the tries in a row start again
+            delay = self._next_try_delay(attempt)
+            if delay is None:
+                return
+            time.sleep(delay)
+            attempt += 1
+            self._reader.begin_try()
+
+    def _try(self) -> Generator[ChunkT, None, None]:
         http, reader = self._client.http, self._reader
         try:
             response = self._response = http.send(self._request(http), stream=True)
@@ -105,8 +121,17 @@ class ClientCore(ClientBase[FailT]):
         headers: Mapping[str, str] | None = None,
         timeout: Timeout = DEFAULT_TIMEOUT,
         http_client: httpx.Client | None = None,
+        retry: Retry | None = None,
+        retryable_codes: frozenset[str] = frozenset(),
     ) -> None:
-        super().__init__(base_url, fail_type=fail_type, headers=headers, timeout=timeout)
+        super().__init__(
+            base_url,
+            fail_type=fail_type,
+            headers=headers,
+            timeout=timeout,
+            retry=retry,
+            retryable_codes=retryable_codes,
+        )
         self._owns_http = http_client is None
         self.http = http_client or httpx.Client(timeout=timeout)
 
@@ -116,14 +141,24 @@ class ClientCore(ClientBase[FailT]):
         params: Any,
         headers: Mapping[str, str] | None,
         timeout: Timeout | None,
+        retry: Retry | None = None,
     ) -> ExecuteResult[ChunkT, FailT]:
-        try:
-            response = self.http.send(
-                self._plain_request(self.http, spec, params, headers, timeout)
-            )
-        except httpx.HTTPError as error:
-            return self._network_error(error)
-        return self._plain_result(response, spec)
+        retry = retry or self.retry
+        attempt = 0
+        while True:
+            outcome: httpx.Response | httpx.HTTPError
+            try:
+                outcome = self.http.send(
+                    self._plain_request(self.http, spec, params, headers, timeout)
+                )
+                result = self._plain_result(outcome, spec)
+            except httpx.HTTPError as error:
+                outcome, result = error, self._network_error(error)
+            delay = self._plain_retry_delay(retry, attempt, outcome, result)
+            if delay is None:
+                return result
+            time.sleep(delay)
+            attempt += 1
 
     def execute_stream_spec(
         self,
@@ -131,8 +166,9 @@ class ClientCore(ClientBase[FailT]):
         params: Any,
         headers: Mapping[str, str] | None,
         timeout: Timeout | None,
+        retry: Retry | None = None,
     ) -> StreamCall[ChunkT, FailT]:
-        return StreamCall(self, spec, params, headers, timeout)
+        return StreamCall(self, spec, params, headers, timeout, retry)
 
     def close(self) -> None:
         """Close the connections, if the client made its httpx client itself."""
