@@ -23,6 +23,7 @@ from milkio_gen.runtime.client import (
     Retry,
     StreamCall,
     StreamResult,
+    StreamTimeouts,
     Success,
 )
 
@@ -91,6 +92,7 @@ __all__ = [
     "StreamDeadlineData",
     "StreamDeadlineFail",
     "StreamResult",
+    "StreamTimeouts",
     "Success",
     "Token",
     "TypeSafeErrorData",
@@ -330,6 +332,8 @@ class AsyncClient(AsyncClientCore[Fail]):
         http_client: an httpx client to use instead of one of the client's own.
         retry: make calls again when they may succeed then (a `Retry`); each call may
             give its own. None: every call is made once.
+        stream_timeouts: how long a stream may wait for its handshake, between chunks and
+            in all (`StreamTimeouts`; by default 6 s for the handshake, no other limit).
     """
 
     def __init__(
@@ -340,6 +344,7 @@ class AsyncClient(AsyncClientCore[Fail]):
         timeout: float | httpx.Timeout = 30.0,
         http_client: httpx.AsyncClient | None = None,
         retry: Retry | None = None,
+        stream_timeouts: StreamTimeouts | None = None,
     ) -> None:
         super().__init__(
             base_url,
@@ -349,6 +354,7 @@ class AsyncClient(AsyncClientCore[Fail]):
             http_client=http_client,
             retry=retry,
             retryable_codes=_RETRYABLE_CODES,
+            stream_timeouts=stream_timeouts,
         )
         self.chat = AsyncChatApis(self)
         self.hello = AsyncHelloApis(self)
@@ -642,6 +648,8 @@ class Client(ClientCore[Fail]):
         http_client: an httpx client to use instead of one of the client's own.
         retry: make calls again when they may succeed then (a `Retry`); each call may
             give its own. None: every call is made once.
+        stream_timeouts: how long a stream may wait for its handshake, between chunks and
+            in all (`StreamTimeouts`; by default 6 s for the handshake, no other limit).
     """
 
     def __init__(
@@ -652,6 +660,7 @@ class Client(ClientCore[Fail]):
         timeout: float | httpx.Timeout = 30.0,
         http_client: httpx.Client | None = None,
         retry: Retry | None = None,
+        stream_timeouts: StreamTimeouts | None = None,
     ) -> None:
         super().__init__(
             base_url,
@@ -661,6 +670,7 @@ class Client(ClientCore[Fail]):
             http_client=http_client,
             retry=retry,
             retryable_codes=_RETRYABLE_CODES,
+            stream_timeouts=stream_timeouts,
         )
         self.chat = ChatApis(self)
         self.hello = HelloApis(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -130,3 +131,77 @@ def test_backoff_doubles_up_to_its_cap_and_honours_retry_after() -> None:
     assert fixed.delay(0, retry_after=7) == 7
     jittered = Retry(backoff=1, max_backoff=8)
     assert all(0 <= jittered.delay(3) <= 8 for _ in range(100))
+
+
+@pytest.mark.parametrize("kind", ["async", "sync"])
+async def test_a_silent_stream_ends_after_its_idle_timeout_though_pings_arrive(
+    probe: GeneratedPackage, kind: str
+) -> None:
+    """Pings every 0.1 s keep the bytes flowing; only chunks count against the idle time."""
+    from milkio_gen.runtime.client import StreamTimeouts
+    from milkio_gen.runtime.server import ServerSettings, create_app, create_router
+
+    from tests.conftest import serve_in_thread
+
+    router = create_router(
+        probe.server.apis,
+        fail_codes=probe.server.fail_codes,
+        settings=ServerSettings(ping_interval=0.1),
+    )
+    timeouts = StreamTimeouts(idle=0.5)
+    for running in serve_in_thread(create_app(router)):
+        started = time.monotonic()
+        params = {"key": uuid.uuid4().hex}
+        if kind == "async":
+            async with probe.client.AsyncClient(
+                base_url=running.base_url, stream_timeouts=timeouts
+            ) as client:
+                call = client.lifecycle.forever.execute_stream(params=params)
+                chunks = [chunk async for chunk in call.stream]
+        else:
+            with probe.client.Client(base_url=running.base_url, stream_timeouts=timeouts) as client:
+                call = client.lifecycle.forever.execute_stream(params=params)
+                chunks = list(call.stream)
+        elapsed = time.monotonic() - started
+        result = call.get_result()
+        assert chunks == ["ready"]
+        assert isinstance(result, Failure)
+        assert result.fail.code == "NETWORK_ERROR"
+        assert "no chunk for 0.5s" in result.fail.data
+        assert 0.5 <= elapsed < 1.5
+
+
+async def test_no_handshake_in_time_is_a_network_error() -> None:
+    import socket
+    import threading
+
+    from milkio_gen.runtime.client import StreamTimeouts
+
+    from generated.client import AsyncClient
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer_headers_only() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(sse(b""))
+            time.sleep(2)  # the handshake never comes
+
+    thread = threading.Thread(target=answer_headers_only, daemon=True)
+    thread.start()
+    base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    started = time.monotonic()
+    async with AsyncClient(
+        base_url=base_url, stream_timeouts=StreamTimeouts(handshake=0.3)
+    ) as client:
+        call = client.your_stream_api.execute_stream(params={"name": "a"})
+        assert [chunk async for chunk in call.stream] == []
+    elapsed = time.monotonic() - started
+    thread.join(5)
+    listener.close()
+    result = call.get_result()
+    assert isinstance(result, Failure)
+    assert result.fail.code == "NETWORK_ERROR"
+    assert result.fail.data == "no handshake within 0.3s"
+    assert 0.3 <= elapsed < 1.5

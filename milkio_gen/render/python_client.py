@@ -88,7 +88,7 @@ class PythonPlan:
     def exports(self) -> list[str]:
         """What `client.py` re-exports: the clients, the results and every type."""
         names = ["AsyncClient", "Client", "ExecuteResult", "Fail", "Failure", "Retry"]
-        names += ["StreamResult"]
+        names += ["StreamResult", "StreamTimeouts"]
         names += [
             "Success",
             *(d.name for d in self.declarations),

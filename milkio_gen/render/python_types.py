@@ -34,9 +34,9 @@ RESERVED_NAMES = frozenset(
         "Annotated", "Any", "ApiSpec", "AsyncClient", "AsyncClientCore", "AsyncStreamCall",
         "Base64Bytes", "BaseModel", "Client", "ClientCore", "ConfigDict", "Decimal", "Enum",
         "ExecuteResult", "Fail", "Failure", "Field", "IntEnum", "Literal", "Mapping", "Retry",
-        "NotRequired", "StreamCall", "StreamResult", "StrEnum", "Success", "TypeAlias",
-        "TypeAliasType", "TypedDict", "UUID", "date", "datetime", "httpx", "overload", "time",
-        "timedelta",
+        "NotRequired", "StreamCall", "StreamResult", "StreamTimeouts", "StrEnum", "Success",
+        "TypeAlias", "TypeAliasType", "TypedDict", "UUID", "date", "datetime", "httpx",
+        "overload", "time", "timedelta",
     }
 )  # fmt: skip
 

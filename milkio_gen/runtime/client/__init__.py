@@ -1,6 +1,7 @@
 """The client side: what generated `AsyncClient` and `Client` classes build on."""
 
 from .async_client import AsyncClientCore, AsyncStreamCall
+from .base import StreamTimeouts
 from .results import ExecuteResult, Failure, StreamResult, Success
 from .retry import Retry
 from .spec import ApiSpec
@@ -16,5 +17,6 @@ __all__ = [
     "Retry",
     "StreamCall",
     "StreamResult",
+    "StreamTimeouts",
     "Success",
 ]

@@ -11,7 +11,14 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from ..sse import SSEDecoder
-from .base import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, ClientBase, StreamCallBase, Timeout
+from .base import (
+    DEFAULT_BASE_URL,
+    DEFAULT_TIMEOUT,
+    ClientBase,
+    StreamCallBase,
+    StreamTimeouts,
+    Timeout,
+)
 from .protocol import NO_CHUNK
 from .results import ExecuteResult
 from .retry import Retry
@@ -80,6 +87,7 @@ class AsyncStreamCall(StreamCallBase[ChunkT, FailT, AsyncGenerator[ChunkT, None]
 
     async def _try(self) -> AsyncGenerator[ChunkT, None]:
         http, reader = self._client.http, self._reader
+        self._begin_reading()
         try:
             response = self._response = await http.send(self._request(http), stream=True)
         except httpx.HTTPError as error:
@@ -89,8 +97,19 @@ class AsyncStreamCall(StreamCallBase[ChunkT, FailT, AsyncGenerator[ChunkT, None]
             if not self._check_response(response):
                 return
             decoder = SSEDecoder()
-            async for raw in response.aiter_raw():
+            raw_reads = response.aiter_raw().__aiter__()
+            while True:
+                deadline = self._deadline()
+                try:
+                    async with asyncio.timeout_at(None if deadline is None else deadline[0]):
+                        raw = await anext(raw_reads)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    reader.on_timeout(deadline[1] if deadline else "timed out")
+                    return
                 for event in decoder.feed(raw):
+                    self._moved()
                     chunk = reader.on_event(event)
                     if chunk is not NO_CHUNK:
                         yield chunk
@@ -117,6 +136,7 @@ class AsyncClientCore(ClientBase[FailT]):
         http_client: httpx.AsyncClient | None = None,
         retry: Retry | None = None,
         retryable_codes: frozenset[str] = frozenset(),
+        stream_timeouts: StreamTimeouts | None = None,
     ) -> None:
         super().__init__(
             base_url,
@@ -125,6 +145,7 @@ class AsyncClientCore(ClientBase[FailT]):
             timeout=timeout,
             retry=retry,
             retryable_codes=retryable_codes,
+            stream_timeouts=stream_timeouts,
         )
         self._owns_http = http_client is None
         self.http = http_client or httpx.AsyncClient(timeout=timeout)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
 import httpx
@@ -13,7 +15,7 @@ from .results import ExecuteResult, Failure, StreamResult
 from .retry import RETRY_STATUSES, Retry, retry_after
 from .spec import ApiSpec
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "ClientBase", "StreamCallBase"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "ClientBase", "StreamCallBase", "StreamTimeouts"]
 
 ChunkT = TypeVar("ChunkT")
 FailT = TypeVar("FailT")
@@ -25,14 +27,29 @@ DEFAULT_TIMEOUT = 30.0
 Timeout = float | httpx.Timeout
 
 
-def _stream_timeout(timeout: Timeout) -> httpx.Timeout:
-    """A stream may stay silent for as long as the server likes: no read timeout."""
+def _stream_timeout(timeout: Timeout, read: float | None) -> httpx.Timeout:
+    """A stream's reads wait as `StreamTimeouts` say, not as long as a plain call's."""
     base = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-    return httpx.Timeout(connect=base.connect, read=None, write=base.write, pool=base.pool)
+    return httpx.Timeout(connect=base.connect, read=read, write=base.write, pool=base.pool)
 
 
 def _error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}".rstrip(": ")
+
+
+@dataclass(frozen=True, slots=True)
+class StreamTimeouts:
+    """How long a stream may keep its client waiting; each end is a retryable NETWORK_ERROR.
+
+    Args:
+        handshake: seconds from the request to the handshake (Milkio's default, 6).
+        idle: seconds between two chunks; keep-alive pings do not count as chunks.
+        total: seconds for the whole call, retries included.
+    """
+
+    handshake: float | None = 6.0
+    idle: float | None = None
+    total: float | None = None
 
 
 class ClientBase(Generic[FailT]):
@@ -47,11 +64,13 @@ class ClientBase(Generic[FailT]):
         timeout: Timeout,
         retry: Retry | None = None,
         retryable_codes: frozenset[str] = frozenset(),
+        stream_timeouts: StreamTimeouts | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.headers = dict(headers or {})
         self.timeout = timeout
         self.retry = retry
+        self.stream_timeouts = stream_timeouts or StreamTimeouts()
         self.codec = Codec[FailT](fail_type, retryable_codes)
 
     def url(self, path: str) -> str:
@@ -134,6 +153,9 @@ class StreamCallBase(Generic[ChunkT, FailT, GeneratorT]):
         # Set while the response is open, so a stop from another task can close it.
         self._response: httpx.Response | None = None
         self._stopping = False
+        self._timeouts = client.stream_timeouts
+        self._call_started: float | None = None
+        self._last_activity = 0.0
 
     def _current(self) -> GeneratorT | None:
         return self._stream() if self._stream else None
@@ -173,8 +195,47 @@ class StreamCallBase(Generic[ChunkT, FailT, GeneratorT]):
                 self._headers,
                 None if resume is None else {"last-event-id": resume},
             ),
-            timeout=_stream_timeout(self._timeout or client.timeout),
+            timeout=_stream_timeout(
+                self._timeout or client.timeout,
+                # The async client gives each read a deadline of its own; sync reads cannot.
+                read=self._read_timeout() if isinstance(http, httpx.Client) else None,
+            ),
         )
+
+    def _begin_reading(self) -> None:
+        now = time.monotonic()
+        if self._call_started is None:
+            self._call_started = now
+        self._last_activity = now
+
+    def _deadline(self) -> tuple[float, str] | None:
+        """The nearest moment the stream must have moved by (monotonic time), and what it
+        means when it has not."""
+        limits = self._timeouts
+        found: list[tuple[float, str]] = []
+        if self._reader.result is None and limits.handshake is not None:
+            found.append(
+                (
+                    self._last_activity + limits.handshake,
+                    f"no handshake within {limits.handshake:g}s",
+                )
+            )
+        elif limits.idle is not None:
+            found.append((self._last_activity + limits.idle, f"no chunk for {limits.idle:g}s"))
+        if limits.total is not None and self._call_started is not None:
+            found.append(
+                (self._call_started + limits.total, f"the call ran past its {limits.total:g}s")
+            )
+        return min(found) if found else None
+
+    def _read_timeout(self) -> float | None:
+        """For reads that cannot be given a deadline each (the sync client): the longest wait."""
+        limits = self._timeouts
+        waits = [wait for wait in (limits.handshake, limits.idle, limits.total) if wait is not None]
+        return min(waits) if waits else None
+
+    def _moved(self) -> None:
+        self._last_activity = time.monotonic()
 
     def _next_try_delay(self, attempt: int) -> float | None:
         """Seconds before the stream is tried again, or None when the call has ended."""

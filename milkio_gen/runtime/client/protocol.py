@@ -179,6 +179,9 @@ class StreamReader(Generic[ChunkT, FailT]):
             self._end(self._codec.network_error("the stream ended in the middle of an event"))
         self.ended = True
 
+    def on_timeout(self, why: str) -> None:
+        self._end(self._codec.network_error(why))
+
     def on_network_error(self, error: BaseException) -> None:
         if not self.ended:
             self._end(self._codec.network_error(f"{type(error).__name__}: {error}".rstrip(": ")))

@@ -13,7 +13,14 @@ from typing import Any, Self, TypeVar
 import httpx
 
 from ..sse import SSEDecoder
-from .base import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, ClientBase, StreamCallBase, Timeout
+from .base import (
+    DEFAULT_BASE_URL,
+    DEFAULT_TIMEOUT,
+    ClientBase,
+    StreamCallBase,
+    StreamTimeouts,
+    Timeout,
+)
 from .protocol import NO_CHUNK
 from .results import ExecuteResult
 from .retry import Retry
@@ -86,6 +93,7 @@ class StreamCall(StreamCallBase[ChunkT, FailT, Generator[ChunkT, None, None]]):
 
     def _try(self) -> Generator[ChunkT, None, None]:
         http, reader = self._client.http, self._reader
+        self._begin_reading()
         try:
             response = self._response = http.send(self._request(http), stream=True)
         except httpx.HTTPError as error:
@@ -96,7 +104,14 @@ class StreamCall(StreamCallBase[ChunkT, FailT, Generator[ChunkT, None, None]]):
                 return
             decoder = SSEDecoder()
             for raw in response.iter_raw():
+                # Reads cannot be given a deadline each here: a silence past the read timeout
+                # raises, and pings arriving past a deadline end the stream.
+                deadline = self._deadline()
+                if deadline is not None and time.monotonic() > deadline[0]:
+                    reader.on_timeout(deadline[1])
+                    return
                 for event in decoder.feed(raw):
+                    self._moved()
                     chunk = reader.on_event(event)
                     if chunk is not NO_CHUNK:
                         yield chunk
@@ -123,6 +138,7 @@ class ClientCore(ClientBase[FailT]):
         http_client: httpx.Client | None = None,
         retry: Retry | None = None,
         retryable_codes: frozenset[str] = frozenset(),
+        stream_timeouts: StreamTimeouts | None = None,
     ) -> None:
         super().__init__(
             base_url,
@@ -131,6 +147,7 @@ class ClientCore(ClientBase[FailT]):
             timeout=timeout,
             retry=retry,
             retryable_codes=retryable_codes,
+            stream_timeouts=stream_timeouts,
         )
         self._owns_http = http_client is None
         self.http = http_client or httpx.Client(timeout=timeout)
