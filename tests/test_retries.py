@@ -205,3 +205,55 @@ async def test_no_handshake_in_time_is_a_network_error() -> None:
     assert result.fail.code == "NETWORK_ERROR"
     assert result.fail.data == "no handshake within 0.3s"
     assert 0.3 <= elapsed < 1.5
+
+
+async def test_a_stop_during_the_wait_between_tries_ends_the_call_at_once(
+    raw_http_server: Any,
+) -> None:
+    import asyncio
+
+    from generated.client import AsyncClient
+
+    later = b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 2\r\ncontent-length: 0\r\n\r\n"
+    base_url = raw_http_server(later)
+    async with AsyncClient(base_url=base_url, retry=QUICK) as client:
+        call = client.your_stream_api.execute_stream(params={"name": "a"})
+        consumer = asyncio.ensure_future(asyncio.wait_for(anext(call.stream, None), 5))
+        await asyncio.sleep(0.3)
+        started = time.monotonic()
+        await call.aclose()
+        assert await consumer is None
+        assert time.monotonic() - started < 0.5
+    assert raw_http_server.connections == 1
+
+
+def test_a_504_to_a_plain_call_is_not_made_again(raw_http_server: Any) -> None:
+    from generated.client import Client
+
+    base_url = raw_http_server(b"HTTP/1.1 504 Gateway Timeout\r\ncontent-length: 0\r\n\r\n")
+    with Client(base_url=base_url, retry=QUICK) as client:
+        result = client.hello.say.execute(params={"name": "a"})
+    assert not result
+    assert raw_http_server.connections == 1, "the action may have run behind the gateway"
+
+
+def test_the_total_timeout_bounds_the_retries(raw_http_server: Any) -> None:
+    from milkio_gen.runtime.client import StreamTimeouts
+
+    from generated.client import Client
+
+    base_url = raw_http_server(UNAVAILABLE)
+    slow = Retry(attempts=10, backoff=0.2, max_backoff=0.2, jitter=False)
+    started = time.monotonic()
+    with Client(base_url=base_url, retry=slow, stream_timeouts=StreamTimeouts(total=0.5)) as client:
+        call = client.your_stream_api.execute_stream(params={"name": "a"})
+        assert list(call.stream) == []
+    assert time.monotonic() - started < 1
+    assert raw_http_server.connections <= 3
+
+
+def test_a_chunk_without_an_id_after_tracked_ones_cannot_be_resumed_after() -> None:
+    from milkio_gen.runtime.sse import SSEDecoder
+
+    events = SSEDecoder().feed(b"id:1\ndata:1\n\ndata:2\n\n")
+    assert [(event.id, event.own_id) for event in events] == [("1", True), ("1", False)]

@@ -179,3 +179,18 @@ def test_sigterm_ends_open_streams_with_a_retryable_fail_then_exits(
         output = server.communicate(timeout=10)[0].decode()
     assert "stopped 1 open stream(s)" in output
     assert "forever ended: shutdown" in output, "the action's finally ran, knowing why"
+
+
+def test_a_stopped_action_sends_nothing_more_and_its_cleanup_completes(
+    probe: GeneratedPackage, probe_server: RunningServer
+) -> None:
+    probe_key = key()
+    raw = httpx.post(
+        f"{probe_server.base_url}/lifecycle/stubborn", json={"key": probe_key}, headers=SSE
+    )
+    events = [block for block in raw.content.split(b"\n\n") if block]
+    assert events[1] == b'data:"a"'
+    assert b"STREAM_DEADLINE" in events[2]
+    assert len(events) == 3, "no chunk, and no second fail, after the closing fail"
+    assert record(probe_key).ended.wait(5)
+    assert record(probe_key).how == "cleaned"

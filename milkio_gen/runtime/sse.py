@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = ["PING", "SSEDecoder", "ServerSentEvent", "encode_event"]
 
@@ -44,6 +44,8 @@ class ServerSentEvent:
     event: str | None = None
     id: str | None = None
     retry: int | None = None
+    own_id: bool = field(default=False, compare=False)
+    """Whether the event had an `id:` line of its own, rather than keeping an earlier one."""
 
 
 class SSEDecoder:
@@ -128,6 +130,7 @@ class SSEDecoder:
         data: list[bytes] = []
         event: str | None = None
         retry: int | None = None
+        own_id = False
         for line in block.split(b"\n"):
             if not line or line[0] == 58:  # blank (only leading) or ":" comment
                 continue
@@ -141,10 +144,13 @@ class SSEDecoder:
             elif field == b"id":
                 if b"\0" not in value:
                     self.last_event_id = value.decode(errors="replace")
+                    own_id = True
             elif field == b"retry" and value.isdigit():  # bytes.isdigit is ASCII-only
                 retry = self.retry = int(value)
         if data:
-            events.append(ServerSentEvent(b"\n".join(data), event, self.last_event_id, retry))
+            events.append(
+                ServerSentEvent(b"\n".join(data), event, self.last_event_id, retry, own_id)
+            )
 
     def has_pending(self) -> bool:
         """Whether the stream so far ends inside an event (fields or a partial line)."""

@@ -112,3 +112,18 @@ async def numbered_briefly(params: Probe, context: Context) -> AsyncIterator[Tra
     for number in range(start, 30):
         await asyncio.sleep(0.02)
         yield Tracked(str(number), number)
+
+
+@define_api(meta={"max_duration": 0.1})
+async def stubborn(params: Probe, context: Context) -> AsyncIterator[str]:
+    """Tries to go on after it was stopped, and cleans up slowly."""
+    record(params.key).context = context
+    try:
+        yield "a"
+        await asyncio.Event().wait()
+    except asyncio.CancelledError:
+        yield "late"  # a stopped stream sends nothing more
+        raise
+    finally:
+        await asyncio.sleep(0.05)  # cleanup that awaits must not be cut short
+        ended(params.key, "cleaned")

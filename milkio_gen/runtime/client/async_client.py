@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import time
 from collections.abc import AsyncGenerator, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -49,9 +51,14 @@ class AsyncStreamCall(StreamCallBase[ChunkT, FailT, AsyncGenerator[ChunkT, None]
     def stream(self) -> AsyncGenerator[ChunkT, None]:
         return self._stream_from(self._run)
 
+    @functools.cached_property
+    def _woken(self) -> asyncio.Event:
+        return asyncio.Event()
+
     async def aclose(self) -> None:
         """Stop the stream and close its connection, also while another task reads it."""
         self._stopping = True
+        self._woken.set()
         current = self._current()
         if current is not None and not _is_running(current):
             await current.aclose()
@@ -71,7 +78,7 @@ class AsyncStreamCall(StreamCallBase[ChunkT, FailT, AsyncGenerator[ChunkT, None]
 
     async def _run(self) -> AsyncGenerator[ChunkT, None]:
         attempt = 0
-        while True:
+        while not self._stopping:
             received = self._reader.chunks
             async with contextlib.aclosing(self._try()) as chunks:
                 async for chunk in chunks:
@@ -81,7 +88,10 @@ class AsyncStreamCall(StreamCallBase[ChunkT, FailT, AsyncGenerator[ChunkT, None]
             delay = self._next_try_delay(attempt)
             if delay is None:
                 return
-            await asyncio.sleep(delay)
+            # A stop during the wait ends the call at once.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._woken.wait()
             attempt += 1
             self._reader.begin_try()
 
@@ -89,30 +99,34 @@ class AsyncStreamCall(StreamCallBase[ChunkT, FailT, AsyncGenerator[ChunkT, None]
         http, reader = self._client.http, self._reader
         self._begin_reading()
         try:
-            response = self._response = await http.send(self._request(http), stream=True)
+            async with asyncio.timeout_at(_loop_time(self._deadline())):
+                response = self._response = await http.send(self._request(http), stream=True)
+        except TimeoutError:
+            reader.on_timeout(self._deadline_reason())
+            return
         except httpx.HTTPError as error:
             self._on_read_error(error)
             return
         try:
-            if not self._check_response(response):
+            if self._stopping or not self._check_response(response):
                 return
             decoder = SSEDecoder()
             raw_reads = response.aiter_raw().__aiter__()
             while True:
-                deadline = self._deadline()
                 try:
-                    async with asyncio.timeout_at(None if deadline is None else deadline[0]):
+                    async with asyncio.timeout_at(_loop_time(self._deadline())):
                         raw = await anext(raw_reads)
                 except StopAsyncIteration:
                     break
                 except TimeoutError:
-                    reader.on_timeout(deadline[1] if deadline else "timed out")
+                    reader.on_timeout(self._deadline_reason())
                     return
                 for event in decoder.feed(raw):
                     self._moved()
                     chunk = reader.on_event(event)
                     if chunk is not NO_CHUNK:
                         yield chunk
+                        self._moved()  # the caller's time with a chunk is not the server's
                     if reader.ended:
                         return
             reader.on_end(truncated=decoder.has_pending())
@@ -121,6 +135,13 @@ class AsyncStreamCall(StreamCallBase[ChunkT, FailT, AsyncGenerator[ChunkT, None]
         finally:
             self._response = None
             await response.aclose()
+
+
+def _loop_time(deadline: tuple[float, str] | None) -> float | None:
+    """A monotonic deadline on the event loop's clock, which may differ (uvloop)."""
+    if deadline is None:
+        return None
+    return asyncio.get_running_loop().time() + deadline[0] - time.monotonic()
 
 
 class AsyncClientCore(ClientBase[FailT]):

@@ -117,7 +117,8 @@ class ClientBase(Generic[FailT]):
         if isinstance(outcome, httpx.HTTPError):
             never_sent = isinstance(outcome, httpx.ConnectError | httpx.ConnectTimeout)
             return retry.delay(attempt) if never_sent else None
-        if outcome.status_code in RETRY_STATUSES:
+        # Not a 504: the gateway gave up waiting, but the action may have run.
+        if outcome.status_code in RETRY_STATUSES - {504}:
             return retry.delay(attempt, retry_after(outcome))
         server_fail = isinstance(result, Failure) and result.execute_id is not None
         if server_fail and self.codec.retryable(cast(Failure[FailT], result)):
@@ -197,8 +198,8 @@ class StreamCallBase(Generic[ChunkT, FailT, GeneratorT]):
             ),
             timeout=_stream_timeout(
                 self._timeout or client.timeout,
-                # The async client gives each read a deadline of its own; sync reads cannot.
-                read=self._read_timeout() if isinstance(http, httpx.Client) else None,
+                # Each read waits as long as the stream's deadline says, not a fixed time.
+                read=None,
             ),
         )
 
@@ -228,11 +229,9 @@ class StreamCallBase(Generic[ChunkT, FailT, GeneratorT]):
             )
         return min(found) if found else None
 
-    def _read_timeout(self) -> float | None:
-        """For reads that cannot be given a deadline each (the sync client): the longest wait."""
-        limits = self._timeouts
-        waits = [wait for wait in (limits.handshake, limits.idle, limits.total) if wait is not None]
-        return min(waits) if waits else None
+    def _deadline_reason(self) -> str:
+        deadline = self._deadline()
+        return deadline[1] if deadline else "timed out"
 
     def _moved(self) -> None:
         self._last_activity = time.monotonic()
@@ -244,7 +243,13 @@ class StreamCallBase(Generic[ChunkT, FailT, GeneratorT]):
             return None
         if not self._reader.may_retry():
             return None
-        return retry.delay(attempt, self._reader.retry_after)
+        delay = retry.delay(attempt, self._reader.retry_after)
+        total = self._timeouts.total
+        if total is not None and self._call_started is not None:
+            left = self._call_started + total - time.monotonic()
+            if left <= delay:
+                return None  # the next try would start past the call's total time
+        return delay
 
     def _check_response(self, response: httpx.Response) -> bool:
         """Whether the answer is an event stream; if not, the stream ends with a fail."""

@@ -141,8 +141,6 @@ class StreamReader(Generic[ChunkT, FailT]):
     def on_event(self, event: ServerSentEvent) -> ChunkT:
         """The chunk an event carries, or `NO_CHUNK`; sets `ended` when the stream must stop."""
         data = event.data
-        if event.id is not None:
-            self.last_event_id = event.id
         if data[:1] == ENVELOPE_PREFIX:
             self._on_envelope(data[1:])
             return NO_CHUNK
@@ -152,6 +150,8 @@ class StreamReader(Generic[ChunkT, FailT]):
         try:
             chunk = self._spec.output.loads(data)
             self.chunks += 1
+            # Only a chunk with an id of its own can be resumed after; one without one cannot.
+            self.last_event_id = event.id if event.own_id else None
             return chunk
         except ValidationError as error:
             detail = type_safe_error(error.errors()[0], "$chunk").model_dump()

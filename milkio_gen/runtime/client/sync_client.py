@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import socket
+import threading
 import time
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -57,9 +59,14 @@ class StreamCall(StreamCallBase[ChunkT, FailT, Generator[ChunkT, None, None]]):
     def stream(self) -> Generator[ChunkT, None, None]:
         return self._stream_from(self._run)
 
+    @functools.cached_property
+    def _woken(self) -> threading.Event:
+        return threading.Event()
+
     def close(self) -> None:
         """Stop the stream and close its connection, also while another thread reads it."""
         self._stopping = True
+        self._woken.set()
         current = self._current()
         if current is not None and inspect.getgeneratorstate(current) != inspect.GEN_RUNNING:
             current.close()
@@ -79,7 +86,7 @@ class StreamCall(StreamCallBase[ChunkT, FailT, Generator[ChunkT, None, None]]):
 
     def _run(self) -> Generator[ChunkT, None, None]:
         attempt = 0
-        while True:
+        while not self._stopping:
             received = self._reader.chunks
             yield from self._try()
             if self._reader.chunks > received:
@@ -87,7 +94,7 @@ class StreamCall(StreamCallBase[ChunkT, FailT, Generator[ChunkT, None, None]]):
             delay = self._next_try_delay(attempt)
             if delay is None:
                 return
-            time.sleep(delay)
+            self._woken.wait(delay)  # a stop during the wait ends the call at once
             attempt += 1
             self._reader.begin_try()
 
@@ -99,30 +106,70 @@ class StreamCall(StreamCallBase[ChunkT, FailT, Generator[ChunkT, None, None]]):
         except httpx.HTTPError as error:
             self._on_read_error(error)
             return
+        watchdog = _Watchdog(self._deadline, response)
         try:
-            if not self._check_response(response):
+            if self._stopping or not self._check_response(response):
                 return
             decoder = SSEDecoder()
             for raw in response.iter_raw():
-                # Reads cannot be given a deadline each here: a silence past the read timeout
-                # raises, and pings arriving past a deadline end the stream.
-                deadline = self._deadline()
-                if deadline is not None and time.monotonic() > deadline[0]:
-                    reader.on_timeout(deadline[1])
-                    return
                 for event in decoder.feed(raw):
                     self._moved()
+                    handshaken = reader.result is not None
                     chunk = reader.on_event(event)
+                    if not handshaken:
+                        watchdog.poke()  # after the handshake, a nearer deadline may apply
                     if chunk is not NO_CHUNK:
                         yield chunk
+                        self._moved()  # the caller's time with a chunk is not the server's
                     if reader.ended:
                         return
             reader.on_end(truncated=decoder.has_pending())
         except Exception as error:
-            self._on_read_error(error)
+            if watchdog.fired is None:
+                self._on_read_error(error)
         finally:
+            watchdog.stop()
+            if watchdog.fired is not None:
+                reader.on_timeout(watchdog.fired)
             self._response = None
             response.close()
+
+
+class _Watchdog:
+    """Ends a read that blocks past the stream's deadline: a sync read has no deadline of its
+    own, and a socket read timeout would count keep-alive pings as chunks."""
+
+    def __init__(
+        self, deadline: Callable[[], tuple[float, str] | None], response: httpx.Response
+    ) -> None:
+        self._deadline = deadline
+        self._response = response
+        self._done = threading.Event()
+        self._wake = threading.Event()
+        self.fired: str | None = None
+        if deadline() is not None:
+            threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self._done.is_set():
+            deadline = self._deadline()
+            if deadline is None:
+                return
+            wait = deadline[0] - time.monotonic()
+            if wait <= 0:
+                self.fired = deadline[1]
+                _interrupt(self._response)
+                return
+            self._wake.wait(wait)
+            self._wake.clear()
+
+    def poke(self) -> None:
+        """The deadline may have come nearer: look again."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._done.set()
+        self._wake.set()
 
 
 class ClientCore(ClientBase[FailT]):

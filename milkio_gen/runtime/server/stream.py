@@ -48,10 +48,17 @@ class EventBuffer:
         self.failed = False
         """Whether the last event is a fail envelope."""
 
+    @property
+    def idle(self) -> bool:
+        """Nothing waits to be sent."""
+        return not self._events
+
     async def put(self, event: bytes) -> None:
         while len(self._events) >= self._limit:
             self._writable.clear()
             await self._writable.wait()
+        if self._closed:
+            return  # the stream has ended: what the action yields now goes nowhere
         self._events.append(event)
         self.chunks += 1
         self._readable.set()
@@ -63,7 +70,9 @@ class EventBuffer:
             self._readable.set()
 
     def put_last(self, event: bytes) -> None:
-        """The closing fail envelope: always accepted, then no more events."""
+        """The closing fail envelope, unless the stream already ended: then no more events."""
+        if self._closed:
+            return
         self._events.append(event)
         self.failed = True
         self.close()
@@ -138,11 +147,15 @@ async def _wait_for_disconnect(receive: Receive) -> None:
 
 
 _OPEN: weakref.WeakSet[StreamPump] = weakref.WeakSet()
+_shutting_down = False
 
 
 def stop_open_streams() -> int:
     """Stop every open stream of this process for a shutdown: each sends its client the
-    retryable `SERVER_SHUTTING_DOWN` fail and its action is cancelled. Returns how many."""
+    retryable `SERVER_SHUTTING_DOWN` fail and its action is cancelled; a stream that starts
+    afterwards stops at once. Returns how many were open."""
+    global _shutting_down
+    _shutting_down = True
     pumps = list(_OPEN)
     for pump in pumps:
         pump.stop("shutdown")
@@ -173,6 +186,7 @@ class StreamPump:
         self._buffer = EventBuffer(limits.buffer_events)
         self._producer: asyncio.Task[None] | None = None
         self._last_send = 0.0
+        self._sending = False
         self.stop_reason: StopReason | None = None
 
     def stop(self, reason: StopReason) -> None:
@@ -206,6 +220,8 @@ class StreamPump:
         try:
             # One step for the action: if it fails at once, the answer is that fail alone.
             await asyncio.sleep(0)
+            if _shutting_down:
+                self.stop("shutdown")
             failed_at_once = producer.done() and buffer.failed and buffer.chunks == 0
             await self._timed_send(start)
             if not failed_at_once:
@@ -220,6 +236,9 @@ class StreamPump:
         except TimeoutError:
             logger.info("a client stopped reading for %ss: disconnected", self._limits.send_timeout)
             self.stop("send_timeout")
+        except asyncio.CancelledError:
+            self.stop("shutdown")  # the server cancels requests it stops waiting for
+            raise
         except Exception:  # servers differ in what `send` raises once the client is gone
             logger.debug("the client went away during a send", exc_info=True)
             self.stop("disconnected")
@@ -227,17 +246,25 @@ class StreamPump:
             _OPEN.discard(self)
             for helper in helpers:
                 helper.cancel()
-            producer.cancel()
+            if producer.cancelling() == 0:  # a stop cancelled it already: let its finally run
+                producer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await producer
 
     async def _timed_send(self, message: Message) -> None:
-        async with asyncio.timeout(self._limits.send_timeout):
-            await self._send(message)
+        self._sending = True
+        try:
+            async with asyncio.timeout(self._limits.send_timeout):
+                await self._send(message)
+        finally:
+            self._sending = False
         self._last_send = time.monotonic()
 
     async def _ping(self, interval: float) -> None:
         while True:
-            await asyncio.sleep(interval - (time.monotonic() - self._last_send))
-            if time.monotonic() - self._last_send >= interval:
+            # At least a quarter interval apart, so a blocked send cannot make this spin.
+            due = self._last_send + interval - time.monotonic()
+            await asyncio.sleep(max(due, interval / 4))
+            silent = time.monotonic() - self._last_send >= interval
+            if silent and not self._sending and self._buffer.idle:
                 self._buffer.put_ping(sse.PING)
