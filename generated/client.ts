@@ -266,6 +266,33 @@ export interface CallOptions {
   timeout?: number;
   /** Aborting it stops the call, and the action on the server. */
   signal?: AbortSignal;
+  /** Make the call again when it may succeed then; overrides the client's `retry`. */
+  retry?: Retry;
+}
+
+/**
+ * How a call is made again when it may succeed then: after a failed connection, a 502/503/504
+ * or a fail the app marks retryable. A stream that already gave chunks is made again only when
+ * they carried ids (`Tracked`): it resumes after the last one, so nothing is lost or repeated.
+ */
+export interface Retry {
+  /** Tries in a row that receive nothing, the first included (a resumed stream counts again). */
+  attempts: number;
+  /** Milliseconds before the second try; each next wait doubles, up to `maxBackoff`. */
+  backoff?: number;
+  maxBackoff?: number;
+  /** Wait a random part of that (full jitter), so clients do not come back at once. */
+  jitter?: boolean;
+}
+
+/** How long a stream may keep its caller waiting, in milliseconds; each end is a retryable NETWORK_ERROR. */
+export interface StreamTimeouts {
+  /** From the request to the handshake (Milkio's default, 6000). */
+  handshake?: number;
+  /** Between two chunks; keep-alive pings do not count. */
+  idle?: number;
+  /** The whole call, retries included. */
+  total?: number;
 }
 
 export type ExecuteOptions<Params> = (undefined extends Params ? { params?: Params } : { params: Params }) &
@@ -280,6 +307,8 @@ export interface StreamCall<T> {
   stream: AsyncGenerator<T, void, undefined>;
   /** The result known so far: call it once the stream has ended. */
   getResult(): StreamResult;
+  /** The id of the last chunk that had one (`Tracked`), to resume after it. */
+  lastEventId(): string | undefined;
 }
 
 export interface ClientOptions {
@@ -288,6 +317,10 @@ export interface ClientOptions {
   headers?: Record<string, string>;
   /** A `fetch` to use instead of the global one. */
   fetch?: typeof fetch;
+  /** Make calls again when they may succeed then; none by default. */
+  retry?: Retry;
+  /** Limits on how long a stream waits; by default 6 s for the handshake and no other. */
+  streamTimeouts?: StreamTimeouts;
 }
 
 // TSON plans: where, by type, dates and bigints are in what the server sends.
@@ -431,37 +464,46 @@ function toTson(value: unknown, plan?: Plan): unknown {
   return planned;
 }
 
-/** Server-Sent Events: the `data` of each complete event, as text. */
+interface ParsedEvent {
+  data: string;
+  /** The event's own `id:`, if it had one. */
+  id?: string;
+}
+
+/** Server-Sent Events: the `data` of each complete event, as text, and its own id. */
 class EventParser {
   private buffer = "";
   private data: string[] = [];
+  private id: string | undefined;
   /** The last text ended with "\r": a "\n" first in the next text ends the same line. */
   private afterCarriageReturn = false;
 
-  feed(text: string): string[] {
+  feed(text: string): ParsedEvent[] {
     if (this.afterCarriageReturn && text.startsWith("\n")) text = text.slice(1);
     this.afterCarriageReturn = text.endsWith("\r");
     this.buffer += text;
-    const events: string[] = [];
+    const events: ParsedEvent[] = [];
     const lines = this.buffer.split(/\r\n|\r|\n/);
     this.buffer = lines.pop() ?? "";
     for (const line of lines) {
       if (line === "") {
-        if (this.data.length > 0) events.push(this.data.join("\n"));
+        if (this.data.length > 0) events.push(this.id === undefined ? { data: this.data.join("\n") } : { data: this.data.join("\n"), id: this.id });
         this.data = [];
+        this.id = undefined;
       } else if (!line.startsWith(":")) {
         const colon = line.indexOf(":");
         const field = colon === -1 ? line : line.slice(0, colon);
         let value = colon === -1 ? "" : line.slice(colon + 1);
         if (value.startsWith(" ")) value = value.slice(1);
         if (field === "data") this.data.push(value);
+        else if (field === "id" && !value.includes("\0")) this.id = value;
       }
     }
     return events;
   }
 
   /** The last text of the stream: an event not closed by a blank line is not dispatched. */
-  end(text: string): string[] {
+  end(text: string): ParsedEvent[] {
     const events = this.feed(text);
     if (this.buffer.startsWith(":")) this.buffer = "";
     return events;
@@ -471,6 +513,43 @@ class EventParser {
   get pending(): boolean {
     return this.data.length > 0 || this.buffer !== "";
   }
+}
+
+/** Fail codes after which calling again may succeed. */
+const RETRYABLE = new Set<string>(["NETWORK_ERROR", "STREAM_DEADLINE", "SERVER_SHUTTING_DOWN"]);
+
+function retryable(failure: Failure): boolean {
+  return failure.fail.code === "NETWORK_ERROR" ? failure.fail.fromClient === true : RETRYABLE.has(failure.fail.code);
+}
+
+/** Milliseconds to wait after failed try number `attempt` (0 for the first). */
+function backoff(retry: Retry, attempt: number, retryAfter: number | undefined): number {
+  const ceiling = Math.min(retry.maxBackoff ?? 10_000, (retry.backoff ?? 200) * 2 ** attempt);
+  const delay = retry.jitter === false ? ceiling : Math.random() * ceiling;
+  return Math.max(delay, retryAfter ?? 0);
+}
+
+/** `Retry-After` in milliseconds: a number of seconds, or an HTTP date. */
+function retryAfter(response: Response): number | undefined {
+  const value = response.headers.get("retry-after");
+  if (value === null) return undefined;
+  const seconds = Number(value);
+  if (!Number.isNaN(seconds)) return Math.max(0, seconds * 1000);
+  const moment = Date.parse(value);
+  return Number.isNaN(moment) ? undefined : Math.max(0, moment - Date.now());
+}
+
+/** Resolves after `milliseconds`, or at once when `signal` aborts. */
+function sleep(milliseconds: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, milliseconds);
+    signal.addEventListener("abort", done, { once: true });
+  });
 }
 
 function networkError(detail: unknown): Failure {
@@ -506,12 +585,18 @@ export function createClient(options: ClientOptions) {
   const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
 
   /** The request, sent; a params value that cannot be encoded rejects it, as a network error. */
-  function request(path: string, accept: string, call: ExecuteOptions<unknown>, signal: AbortSignal): Promise<Response> {
+  function request(
+    path: string,
+    accept: string,
+    call: ExecuteOptions<unknown>,
+    signal: AbortSignal,
+    extra?: Record<string, string>,
+  ): Promise<Response> {
     try {
       const params = (call as { params?: unknown }).params;
       return fetchImpl(`${baseUrl}/${path}`, {
         method: "POST",
-        headers: { "content-type": "application/json", accept, ...options.headers, ...call.headers },
+        headers: { "content-type": "application/json", accept, ...options.headers, ...call.headers, ...extra },
         body: params === undefined ? "" : JSON.stringify(toTson(params, PLANS[`params:${path}`])),
         signal,
       });
@@ -521,19 +606,36 @@ export function createClient(options: ClientOptions) {
   }
 
   async function call(path: string, call: ExecuteOptions<unknown>): Promise<ExecuteResult<unknown>> {
+    const retry = call.retry ?? options.retry;
+    for (let attempt = 0; ; attempt++) {
+      const { result, wait } = await callOnce(path, call);
+      // A plain call may have changed something: it is made again only when it surely never
+      // ran (a 502 or 503) or when its fail says calling again may work.
+      if (retry === undefined || wait === undefined || attempt + 1 >= retry.attempts || call.signal?.aborted) return result;
+      await sleep(backoff(retry, attempt, wait), call.signal ?? new AbortController().signal);
+    }
+  }
+
+  async function callOnce(path: string, call: ExecuteOptions<unknown>): Promise<{ result: ExecuteResult<unknown>; wait?: number }> {
     const { controller, release } = linkedController(call.signal);
     const timer = call.timeout === undefined ? undefined : setTimeout(() => controller.abort(new Error("timed out")), call.timeout);
     try {
       const response = await request(path, "application/json", call, controller.signal);
-      if (response.status !== 200) return networkError(`the server answered HTTP ${response.status}`);
+      if (response.status !== 200) {
+        const result = networkError(`the server answered HTTP ${response.status}`);
+        return response.status === 502 || response.status === 503 ? { result, wait: retryAfter(response) ?? 0 } : { result };
+      }
       const type = response.headers.get("content-type") ?? "";
-      if (!type.startsWith("application/json")) return networkError(`the server answered ${type || "no content type"}`);
+      if (!type.startsWith("application/json")) return { result: networkError(`the server answered ${type || "no content type"}`) };
       const envelope: unknown = JSON.parse(await response.text());
-      if (!isRecord(envelope)) return networkError("the server sent a body that is not a result envelope");
-      if (envelope["success"] !== true) return failFrom(envelope);
-      return { success: true, executeId: String(envelope["executeId"]), data: receive(envelope["data"], PLANS[path]) };
+      if (!isRecord(envelope)) return { result: networkError("the server sent a body that is not a result envelope") };
+      if (envelope["success"] !== true) {
+        const result = failFrom(envelope);
+        return result.executeId !== undefined && retryable(result) ? { result, wait: 0 } : { result };
+      }
+      return { result: { success: true, executeId: String(envelope["executeId"]), data: receive(envelope["data"], PLANS[path]) } };
     } catch (error) {
-      return networkError(error);
+      return { result: networkError(error) };
     } finally {
       clearTimeout(timer);
       release();
@@ -542,30 +644,76 @@ export function createClient(options: ClientOptions) {
 
   function stream(path: string, call: ExecuteOptions<unknown>): StreamCall<unknown> {
     const { controller, release } = linkedController(call.signal);
+    const retry = call.retry ?? options.retry;
+    const limits: StreamTimeouts = { handshake: 6000, ...options.streamTimeouts };
+    if (call.timeout !== undefined) limits.handshake = call.timeout;
+    const started = Date.now();
     let result: StreamResult | undefined;
     let stopped = false;
-    // The server sends its headers with the handshake: the timeout ends when they arrive.
-    const timer = call.timeout === undefined ? undefined : setTimeout(() => controller.abort(new Error("no handshake in time")), call.timeout);
-    // Sent at once, as Milkio's client does; read when the stream is iterated.
-    const response = request(path, "text/event-stream", call, controller.signal);
-    response.then(() => clearTimeout(timer), () => clearTimeout(timer));
+    let lastEventId: string | undefined;
+    let received = 0;
+    let retryWait: number | undefined;
 
     function end(failure: Failure): void {
       if (!stopped) result = failure;
     }
 
-    async function* chunks(): AsyncGenerator<unknown, void, undefined> {
+    /** One try: its own connection, aborted by the call's stop or by a deadline. */
+    function open(): { response: Promise<Response>; controller: AbortController; expire: (why: string) => void; expired: () => string | undefined } {
+      const attempt = new AbortController();
+      let why: string | undefined;
+      const follow = () => attempt.abort(controller.signal.reason);
+      if (controller.signal.aborted) follow();
+      else controller.signal.addEventListener("abort", follow, { once: true });
+      const extra: Record<string, string> = lastEventId === undefined ? {} : { "last-event-id": lastEventId };
+      const response = request(path, "text/event-stream", call, attempt.signal, extra);
+      response.catch(() => undefined);
+      attempt.signal.addEventListener("abort", () => controller.signal.removeEventListener("abort", follow), { once: true });
+      return {
+        response,
+        controller: attempt,
+        expire: (reason) => {
+          why = reason;
+          attempt.abort(new Error(reason));
+        },
+        expired: () => why,
+      };
+    }
+
+    // Sent at once, as Milkio's client does; read when the stream is iterated.
+    let next: ReturnType<typeof open> | undefined = open();
+
+    /** The nearest deadline of the try: the handshake, then the idle time; and the total. */
+    function deadline(): [number, string] | undefined {
+      const found: [number, string][] = [];
+      const now = Date.now();
+      if (result === undefined && limits.handshake !== undefined) found.push([now + limits.handshake, `no handshake within ${limits.handshake}ms`]);
+      else if (limits.idle !== undefined) found.push([now + limits.idle, `no chunk for ${limits.idle}ms`]);
+      if (limits.total !== undefined) found.push([started + limits.total, `the call ran past its ${limits.total}ms`]);
+      return found.sort((a, b) => a[0] - b[0])[0];
+    }
+
+    async function* attempt(current: ReturnType<typeof open>): AsyncGenerator<unknown, void, undefined> {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const arm = () => {
+        clearTimeout(timer);
+        const limit = deadline();
+        if (limit !== undefined) timer = setTimeout(() => current.expire(limit[1]), Math.max(0, limit[0] - Date.now()));
+      };
+      const failed = (error: unknown) => end(networkError(current.expired() ?? error));
+      arm();
       try {
         let answer: Response;
         try {
-          answer = await response;
+          answer = await current.response;
         } catch (error) {
-          end(networkError(error));
+          failed(error);
           return;
         }
         const type = answer.headers.get("content-type") ?? "";
         if (answer.status !== 200 || !type.startsWith("text/event-stream") || answer.body === null) {
           end(networkError(answer.status !== 200 ? `the server answered HTTP ${answer.status}` : `the server answered ${type || "no content type"}`));
+          if ([502, 503, 504].includes(answer.status)) retryWait = retryAfter(answer);
           return;
         }
         const reader = answer.body.getReader();
@@ -576,11 +724,12 @@ export function createClient(options: ClientOptions) {
           try {
             read = await reader.read();
           } catch (error) {
-            end(networkError(error));
+            failed(error);
             return;
           }
           const events = read.done ? parser.end(decoder.decode()) : parser.feed(decoder.decode(read.value, { stream: true }));
-          for (const data of events) {
+          for (const event of events) {
+            const data = event.data;
             let value: unknown;
             try {
               value = JSON.parse(data.startsWith("@") ? data.slice(1) : data);
@@ -598,6 +747,7 @@ export function createClient(options: ClientOptions) {
                 return;
               }
               result = { success: true, executeId: String(value["executeId"]), data: undefined };
+              arm();
               continue;
             }
             if (result === undefined) {
@@ -611,13 +761,47 @@ export function createClient(options: ClientOptions) {
               end(networkError(error));
               return;
             }
+            received += 1;
+            // Only a chunk with an id of its own can be resumed after.
+            lastEventId = event.id;
+            clearTimeout(timer);
             yield chunk;
+            arm(); // the caller's time with a chunk is not the server's
           }
           if (read.done) {
             if (result === undefined) end(networkError("the stream ended before its handshake"));
             else if (parser.pending) end(networkError("the stream ended in the middle of an event"));
             return;
           }
+        }
+      } finally {
+        clearTimeout(timer);
+        current.controller.abort();
+      }
+    }
+
+    /** Milliseconds before the next try, or undefined when the call has ended. */
+    function nextTry(attempt: number): number | undefined {
+      if (stopped || retry === undefined || attempt + 1 >= retry.attempts) return undefined;
+      if (result === undefined || result.success || !retryable(result)) return undefined;
+      if (received > 0 && lastEventId === undefined) return undefined;
+      const wait = backoff(retry, attempt, retryWait);
+      if (limits.total !== undefined && started + limits.total - Date.now() <= wait) return undefined;
+      return wait;
+    }
+
+    async function* chunks(): AsyncGenerator<unknown, void, undefined> {
+      try {
+        for (let tries = 0; !stopped; tries++) {
+          const before = received;
+          yield* attempt(next ?? open());
+          next = undefined;
+          if (received > before) tries = 0; // the try made progress: the tries in a row start again
+          const wait = nextTry(tries);
+          if (wait === undefined) return;
+          await sleep(wait, controller.signal);
+          result = undefined;
+          retryWait = undefined;
         }
       } finally {
         // However the loop ended (break, return(), an error), the connection closes.
@@ -632,7 +816,6 @@ export function createClient(options: ClientOptions) {
     // and it also works on a stream that was never iterated.
     generator.return = (value?: void | PromiseLike<void>) => {
       stopped = true;
-      clearTimeout(timer);
       controller.abort();
       release();
       return finish(value);
@@ -643,6 +826,7 @@ export function createClient(options: ClientOptions) {
         if (result === undefined) throw new Error("no result yet: the stream has not received its handshake");
         return result;
       },
+      lastEventId: () => lastEventId,
     };
   }
 

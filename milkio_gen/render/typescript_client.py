@@ -54,6 +54,7 @@ class TsFail:
     type_name: str
     doc: str | None
     data_type: str
+    retryable: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,7 @@ def plan_typescript(manifest: Manifest, manifest_bytes: bytes, source: str) -> T
             type_name=types.claim(_pascal(fail.code.lower()).removesuffix("Fail") + "Fail"),
             doc=fail.doc,
             data_type=types.type_of(fail.data, "output"),
+            retryable=fail.retryable,
         )
         for fail in manifest.fail_codes
     ]

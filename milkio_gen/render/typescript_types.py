@@ -22,7 +22,8 @@ RESERVED_NAMES = frozenset(
         "AbortController", "AbortSignal", "Apis", "Array", "AsyncGenerator", "BigInt", "Boolean",
         "CallOptions", "Client", "ClientOptions", "Date", "Error", "ExecuteOptions",
         "ExecuteResult", "Fail", "Failure", "Headers", "JSON", "Map", "Number", "Object",
-        "PlainPath", "Promise", "ReadableStream", "Record", "Request", "Response", "Set",
+        "ParsedEvent", "PlainPath", "Promise", "ReadableStream", "Record", "Request", "Response",
+        "Retry", "Set", "StreamTimeouts",
         "StreamCall", "StreamPath", "StreamResult", "String", "Success", "Symbol", "TextDecoder",
         "TextEncoder", "URL",
     }

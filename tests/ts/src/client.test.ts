@@ -256,3 +256,79 @@ describe("plain SSE", () => {
     assert.deepEqual(JSON.parse(events[3]!), { type: "usage", prompt_tokens: 1, completion_tokens: 2 });
   });
 });
+
+describe("retries, resume and timeouts", () => {
+  const quick = { attempts: 4, backoff: 10, maxBackoff: 50 };
+
+  test("a tracked stream resumes after each cut with nothing lost or repeated", async () => {
+    const retrying = createProbeClient({ baseUrl: probeUrl, retry: quick });
+    const call = retrying.lifecycle.numberedBriefly.executeStream({ params: { key: newKey() } });
+    const numbers: number[] = [];
+    for await (const number of call.stream) numbers.push(number);
+    assert.deepEqual(numbers, Array.from({ length: 30 }, (_, index) => index));
+    assert.equal(call.getResult().success, true);
+    assert.equal(call.lastEventId(), "29");
+  });
+
+  test("an untracked stream that gave chunks ends with its fail", async () => {
+    const retrying = createProbeClient({ baseUrl: probeUrl, retry: quick });
+    const call = retrying.lifecycle.deadline.executeStream({ params: { key: newKey() } });
+    const chunks: string[] = [];
+    for await (const chunk of call.stream) chunks.push(chunk);
+    assert.deepEqual(chunks, ["started"]);
+    const result = call.getResult();
+    assert.ok(!result.success);
+    assert.equal(result.fail.code, "STREAM_DEADLINE");
+  });
+
+  test("a stream with no chunk for its idle time ends with a NETWORK_ERROR", async () => {
+    const patient = createProbeClient({ baseUrl: probeUrl, streamTimeouts: { idle: 300 } });
+    const started = Date.now();
+    const call = patient.lifecycle.forever.executeStream({ params: { key: newKey() } });
+    const chunks: string[] = [];
+    for await (const chunk of call.stream) chunks.push(chunk);
+    const result = call.getResult();
+    assert.deepEqual(chunks, ["ready"]);
+    assert.ok(!result.success);
+    assert.equal(result.fail.code, "NETWORK_ERROR");
+    assert.equal(result.fail.data, "no chunk for 300ms");
+    assert.ok(Date.now() - started < 1500);
+  });
+
+  test("503s are tried again until the server answers, for streams and plain calls", async () => {
+    let connections = 0;
+    const unavailable = "HTTP/1.1 503 Service Unavailable\r\nretry-after: 0\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+    const server = createServer((socket) => {
+      socket.once("data", (request) => {
+        connections += 1;
+        const stream = request.toString().includes("text/event-stream");
+        if (connections % 2 === 1) socket.end(unavailable);
+        else if (stream)
+          socket.end(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n" +
+              'data:@{"executeId":"01J0000000000000000000000A","success":true,"data":"$"}\n\ndata:"a"\n\n',
+          );
+        else {
+          const body = '{"executeId":"01J0000000000000000000000A","success":true,"data":{"message":"hi","at":"t!Date:2026-01-01T00:00:00Z"}}';
+          socket.end(`HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const address = server.address();
+      assert.ok(address !== null && typeof address === "object");
+      const retrying = createClient({ baseUrl: `http://127.0.0.1:${address.port}`, retry: quick });
+      const call = retrying.executeStream("your-stream-api", { params: { name: "a" } });
+      const chunks: string[] = [];
+      for await (const chunk of call.stream) chunks.push(chunk);
+      assert.deepEqual(chunks, ["a"]);
+      assert.equal(connections, 2);
+      const greeting = await retrying.hello.say.execute({ params: { name: "a" } });
+      assert.ok(greeting.success);
+      assert.equal(connections, 4);
+    } finally {
+      server.close();
+    }
+  });
+});
