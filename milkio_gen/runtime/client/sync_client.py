@@ -101,11 +101,25 @@ class StreamCall(StreamCallBase[ChunkT, FailT, Generator[ChunkT, None, None]]):
     def _try(self) -> Generator[ChunkT, None, None]:
         http, reader = self._client.http, self._reader
         self._begin_reading()
+        request = self._request(http)
+        deadline = self._deadline()
+        if deadline is not None:
+            # Until the headers come, a socket read timeout is the only bound a sync read has.
+            request.extensions["timeout"] = {
+                **request.extensions.get("timeout", {}),
+                "read": max(0.0, deadline[0] - time.monotonic()),
+            }
         try:
-            response = self._response = http.send(self._request(http), stream=True)
+            response = self._response = http.send(request, stream=True)
+        except httpx.ReadTimeout:
+            reader.on_timeout(self._deadline_reason())
+            return
         except httpx.HTTPError as error:
             self._on_read_error(error)
             return
+        # The body's reads start later and read the timeout then: from here the watchdog
+        # bounds them, counting chunks, not bytes (pings).
+        request.extensions["timeout"] = {**request.extensions.get("timeout", {}), "read": None}
         watchdog = _Watchdog(self._deadline, response)
         try:
             if self._stopping or not self._check_response(response):

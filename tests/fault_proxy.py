@@ -1,0 +1,78 @@
+"""A TCP proxy on 127.0.0.1 that misbehaves on purpose: it cuts, stalls or resets the
+connections it carries, for the fault tests."""
+
+from __future__ import annotations
+
+import select
+import socket
+import struct
+import threading
+from dataclasses import dataclass
+
+
+@dataclass
+class Faults:
+    cut_after: int | None = None
+    """Close the connection after this many bytes went from the server to the client."""
+    stall: bool = False
+    """Stop passing the server's bytes on, keeping the connection open."""
+    reset: bool = False
+    """End with a TCP reset rather than a close, once `cut_after` bytes went through."""
+
+
+class FaultProxy:
+    def __init__(self, upstream_port: int) -> None:
+        self.faults = Faults()
+        self._upstream = ("127.0.0.1", upstream_port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def close(self) -> None:
+        self._stopped.set()
+        self._thread.join(5)
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=self._carry, args=(client,), daemon=True).start()
+
+    def _carry(self, client: socket.socket) -> None:
+        try:
+            server = socket.create_connection(self._upstream)
+        except OSError:
+            client.close()
+            return
+        passed = 0
+        with client, server:
+            while not self._stopped.is_set():
+                readable, _, _ = select.select([client, server], [], [], 0.05)
+                for side in readable:
+                    data = side.recv(65536)
+                    if not data:
+                        return
+                    if side is client:
+                        server.sendall(data)
+                        continue
+                    if self.faults.stall:
+                        continue
+                    limit = self.faults.cut_after
+                    if limit is not None and passed + len(data) >= limit:
+                        client.sendall(data[: limit - passed])
+                        if self.faults.reset:
+                            client.setsockopt(
+                                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                            )
+                        return
+                    client.sendall(data)
+                    passed += len(data)

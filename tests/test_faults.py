@@ -1,0 +1,163 @@
+"""Faults of real networks, made by a TCP fault proxy or by killing the server: what the
+client reports, what the action saw, and that nothing leaks."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tracemalloc
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from milkio_gen.runtime.client import Failure, Retry, StreamTimeouts
+from milkio_gen.runtime.server import stream as server_streams
+
+from tests.conftest import ROOT, GeneratedPackage, RunningServer
+from tests.fault_proxy import FaultProxy
+from tests.probe_app.recorder import record
+
+QUICK = Retry(attempts=20, backoff=0.05, max_backoff=0.2)
+
+
+@pytest.fixture
+def proxy(probe_server: RunningServer) -> Iterator[FaultProxy]:
+    port = int(probe_server.base_url.rsplit(":", 1)[1])
+    proxy = FaultProxy(port)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+@pytest.mark.parametrize("reset", [False, True])
+def test_a_connection_cut_mid_stream(
+    probe: GeneratedPackage, proxy: FaultProxy, reset: bool
+) -> None:
+    """The client ends with NETWORK_ERROR after the chunks that came; the action is stopped."""
+    proxy.faults.cut_after = 600
+    proxy.faults.reset = reset
+    key = uuid.uuid4().hex
+    with probe.client.Client(base_url=proxy.base_url) as client:
+        call = client.lifecycle.spin.execute_stream(params={"key": key})
+        chunks = list(call.stream)
+    result = call.get_result()
+    assert isinstance(result, Failure)
+    assert result.fail.code == "NETWORK_ERROR"
+    assert result.fail.from_client is True
+    assert chunks == list(range(1, len(chunks) + 1)), "what came, came whole and in order"
+    assert record(key).ended.wait(5), "the server's action ended"
+
+
+def test_a_stall_past_the_idle_timeout(probe: GeneratedPackage, proxy: FaultProxy) -> None:
+    proxy.faults.stall = True
+    key = uuid.uuid4().hex
+    started = time.monotonic()
+    with probe.client.Client(
+        base_url=proxy.base_url, stream_timeouts=StreamTimeouts(handshake=0.5)
+    ) as client:
+        call = client.lifecycle.forever.execute_stream(params={"key": key})
+        assert list(call.stream) == []
+    result = call.get_result()
+    assert isinstance(result, Failure)
+    assert result.fail.data == "no handshake within 0.5s"
+    assert time.monotonic() - started < 2
+    assert record(key).ended.wait(5)
+    assert record(key).context.stop_reason == "disconnected"
+
+
+def free_port() -> int:
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        return probe_socket.getsockname()[1]
+
+
+def start_server(probe: GeneratedPackage, port: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from milkio_gen.serving import serve; "
+            f"serve('probe_gen.server:app', host='127.0.0.1', port={port}, log_level='warning')",
+        ],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(probe.directory.parent), str(ROOT)])},
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            httpx.post(f"http://127.0.0.1:{port}/values/nothing", timeout=1)
+            return server
+        except httpx.TransportError:
+            time.sleep(0.05)
+    server.kill()
+    raise RuntimeError("the server did not start")
+
+
+@pytest.mark.timeout(120)
+def test_a_server_killed_mid_stream_and_restarted_loses_and_repeats_nothing(
+    probe: GeneratedPackage,
+) -> None:
+    port = free_port()
+    server = start_server(probe, port)
+    try:
+        numbers: list[int] = []
+        with probe.client.Client(base_url=f"http://127.0.0.1:{port}", retry=QUICK) as client:
+            call = client.lifecycle.numbered.execute_stream(params={"key": "k"})
+            for number in call.stream:
+                numbers.append(number)
+                if len(numbers) == 40:
+                    server.send_signal(signal.SIGKILL)
+                    server.wait(10)
+                    server = start_server(probe, port)
+                if len(numbers) == 120:
+                    break
+    finally:
+        server.kill()
+        server.wait(10)
+    assert numbers == list(range(120))
+
+
+@pytest.mark.timeout(120)
+def test_a_thousand_streams_opened_and_stopped_leave_nothing_behind(
+    probe: GeneratedPackage, probe_server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # pytest keeps every log record of a test: at INFO, those would be what grows.
+    for name in ("", "httpx", "milkio_gen.app", "milkio_gen.server"):
+        caplog.set_level(logging.WARNING, logger=name)
+    with probe.client.Client(base_url=probe_server.base_url) as client:
+
+        def one_round() -> None:
+            # One key for all: the probe's recorder would otherwise keep every context.
+            for _ in client.lifecycle.forever.execute_stream(params={"key": "leak"}).stream:
+                break
+
+        def settled_memory() -> int:
+            deadline = time.monotonic() + 5
+            while server_streams._OPEN and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(0.3)  # the server thread lets go of its connections
+            gc.collect()
+            return tracemalloc.get_traced_memory()[0]
+
+        for _ in range(200):  # warm up: caches, pools and the like
+            one_round()
+        tracemalloc.start()
+        for _ in range(500):
+            one_round()
+        before = settled_memory()
+        for _ in range(1000):
+            one_round()
+        grown = settled_memory() - before
+        tracemalloc.stop()
+        pool = client.http._transport._pool
+        assert len(pool.connections) <= 1
+    assert len(server_streams._OPEN) == 0, "every stream of the server ended"
+    # Growth between two batches is a leak; what the first batch cached is not.
+    assert grown < 200_000, f"memory grew by {grown} bytes over 1,000 more streams"
