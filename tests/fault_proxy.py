@@ -3,10 +3,12 @@ connections it carries, for the fault tests."""
 
 from __future__ import annotations
 
+import contextlib
 import select
 import socket
 import struct
 import threading
+import time
 from dataclasses import dataclass
 
 
@@ -18,11 +20,13 @@ class Faults:
     """Stop passing the server's bytes on, keeping the connection open."""
     reset: bool = False
     """End with a TCP reset rather than a close, once `cut_after` bytes went through."""
+    throttle: int | None = None
+    """Pass the server's bytes on at this many bytes a second, in small slices."""
 
 
 class FaultProxy:
-    def __init__(self, upstream_port: int) -> None:
-        self.faults = Faults()
+    def __init__(self, upstream_port: int, faults: Faults | None = None) -> None:
+        self.faults = faults or Faults()
         self._upstream = ("127.0.0.1", upstream_port)
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.1)
@@ -54,7 +58,7 @@ class FaultProxy:
             client.close()
             return
         passed = 0
-        with client, server:
+        with client, server, contextlib.suppress(OSError):  # either side may go at any time
             while not self._stopped.is_set():
                 readable, _, _ = select.select([client, server], [], [], 0.05)
                 for side in readable:
@@ -74,5 +78,15 @@ class FaultProxy:
                                 socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
                             )
                         return
-                    client.sendall(data)
+                    self._pass_on(client, data)
                     passed += len(data)
+
+    def _pass_on(self, client: socket.socket, data: bytes) -> None:
+        rate = self.faults.throttle
+        if rate is None:
+            client.sendall(data)
+            return
+        size = max(1, rate // 50)
+        for start in range(0, len(data), size):
+            client.sendall(data[start : start + size])
+            time.sleep(size / rate)

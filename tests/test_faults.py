@@ -14,6 +14,7 @@ import time
 import tracemalloc
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -73,6 +74,22 @@ def test_a_stall_past_the_idle_timeout(probe: GeneratedPackage, proxy: FaultProx
     assert record(key).context.stop_reason == "disconnected"
 
 
+def test_a_throttled_connection_delivers_everything_in_order(
+    probe: GeneratedPackage, proxy: FaultProxy
+) -> None:
+    """About 30 KB at 16 KB/s: two seconds of trickle, never idle for the client's 0.5 s."""
+    proxy.faults.throttle = 16_000
+    started = time.monotonic()
+    with probe.client.Client(
+        base_url=proxy.base_url, stream_timeouts=StreamTimeouts(idle=0.5)
+    ) as client:
+        call = client.lifecycle.count.execute_stream(params={"n": 3000})
+        chunks = list(call.stream)
+    assert call.get_result().success is True
+    assert chunks == list(range(3000))
+    assert time.monotonic() - started > 1, "the proxy did throttle"
+
+
 def free_port() -> int:
     with socket.socket() as probe_socket:
         probe_socket.bind(("127.0.0.1", 0))
@@ -122,6 +139,33 @@ def test_a_server_killed_mid_stream_and_restarted_loses_and_repeats_nothing(
         server.kill()
         server.wait(10)
     assert numbers == list(range(120))
+
+
+@pytest.mark.timeout(120)
+def test_the_typescript_client_resumes_across_a_killed_and_restarted_server(
+    probe: GeneratedPackage, compiled: Path
+) -> None:
+    port = free_port()
+    server = start_server(probe, port)
+    script = compiled / "tests" / "ts" / "src" / "resume.js"
+    lines: list[str] = []
+    try:
+        with subprocess.Popen(
+            ["node", str(script), f"http://127.0.0.1:{port}"], stdout=subprocess.PIPE, text=True
+        ) as reader:
+            assert reader.stdout is not None
+            for line in reader.stdout:
+                lines.append(line.strip())
+                if len(lines) == 40:
+                    server.send_signal(signal.SIGKILL)
+                    server.wait(10)
+                    server = start_server(probe, port)
+            assert reader.wait(30) == 0
+    finally:
+        server.kill()
+        server.wait(10)
+    assert lines[:-1] == [str(number) for number in range(120)], "nothing lost or repeated"
+    assert len(lines) == 121
 
 
 @pytest.mark.timeout(120)

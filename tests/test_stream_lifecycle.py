@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from milkio_gen.runtime.server import ServerSettings, create_app, create_router
+from milkio_gen.runtime.server import stream as server_streams
 
 from tests.conftest import ROOT, GeneratedPackage, RunningServer, serve_in_thread
 from tests.probe_app.recorder import record
@@ -81,6 +82,30 @@ def test_silences_are_filled_with_pings_that_no_client_sees(
         call = client.lifecycle.slow_ticks.execute_stream(params={"key": key()})
         assert list(call.stream) == ["tick", "tick", "tick"]
         assert call.get_result().success is True
+
+
+def test_a_reader_of_one_chunk_a_second_holds_the_action_back(
+    probe: GeneratedPackage, probe_server: RunningServer
+) -> None:
+    """The action yields 16 KiB chunks as fast as it can; once the socket buffers between are
+    full, it advances only as the client reads, and the server holds at most its byte limit."""
+    probe_key = key()
+    limit = ServerSettings().stream_buffer_bytes
+    produced: list[int] = []
+    held: list[int] = []
+    with probe.client.Client(base_url=probe_server.base_url) as client:
+        call = client.lifecycle.heavy.execute_stream(params={"key": probe_key})
+        for chunk in call.stream:
+            assert int(chunk[:8]) == len(produced) + 1, "chunks come whole and in order"
+            produced.append(record(probe_key).chunks)
+            held.append(max((pump.held_bytes for pump in server_streams._OPEN), default=0))
+            if len(produced) == 6:
+                break
+            time.sleep(1)
+    assert record(probe_key).ended.wait(5)
+    # Reads 2 to 6 took four seconds: a racing action would have yielded thousands more.
+    assert produced[-1] - produced[1] <= 8, produced
+    assert max(held) <= limit + 16 * 1024 + 100, held
 
 
 def test_a_client_that_stops_reading_is_disconnected_after_the_send_timeout(

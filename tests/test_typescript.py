@@ -4,11 +4,13 @@ test runner against the real example and probe servers."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import RunningServer, run_in_ts
+from tests.fault_proxy import FaultProxy, Faults
 
 
 def test_generated_clients_and_typing_file_pass_tsc_strict(compiled: Path) -> None:
@@ -19,14 +21,36 @@ def test_generated_clients_and_typing_file_pass_tsc_strict(compiled: Path) -> No
     assert (compiled / "tests" / "ts" / "src" / "typing.js").is_file()
 
 
+@pytest.fixture
+def fault_proxies(probe_server: RunningServer) -> Iterator[dict[str, str]]:
+    """One proxy in front of the probe server for each fault, by the variable naming it."""
+    port = int(probe_server.base_url.rsplit(":", 1)[1])
+    faults = {
+        "CUT_URL": Faults(cut_after=600),
+        "RESET_URL": Faults(cut_after=600, reset=True),
+        "STALL_URL": Faults(stall=True),
+        "THROTTLE_URL": Faults(throttle=16_000),
+    }
+    proxies = {name: FaultProxy(port, fault) for name, fault in faults.items()}
+    try:
+        yield {name: proxy.base_url for name, proxy in proxies.items()}
+    finally:
+        for proxy in proxies.values():
+            proxy.close()
+
+
 @pytest.mark.timeout(300)
 def test_node_runs_the_client_against_the_servers(
-    compiled: Path, example_server: RunningServer, probe_server: RunningServer
+    compiled: Path,
+    example_server: RunningServer,
+    probe_server: RunningServer,
+    fault_proxies: dict[str, str],
 ) -> None:
     environment = {
         **os.environ,
         "BASE_URL": example_server.base_url,
         "PROBE_URL": probe_server.base_url,
+        **fault_proxies,
     }
     tests = compiled / "tests" / "ts" / "src" / "client.test.js"
     result = run_in_ts(["node", "--test", "--test-reporter=spec", str(tests)], env=environment)

@@ -127,3 +127,15 @@ async def stubborn(params: Probe, context: Context) -> AsyncIterator[str]:
     finally:
         await asyncio.sleep(0.05)  # cleanup that awaits must not be cut short
         ended(params.key, "cleaned")
+
+
+@define_api()
+async def heavy(params: Probe) -> AsyncIterator[str]:
+    """Chunks of 16 KiB as fast as it can, counting them: how far it runs ahead of a reader."""
+    entry = record(params.key)
+    try:
+        while True:
+            entry.chunks += 1
+            yield f"{entry.chunks:08d}".ljust(16384, ".")
+    finally:
+        ended(params.key, "finally")

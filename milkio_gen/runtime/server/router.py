@@ -39,6 +39,9 @@ class ServerSettings:
     """Largest request body accepted, in bytes; larger ones fail with `PAYLOAD_TOO_LARGE`."""
     stream_buffer_events: int = 32
     """Events a stream may hold ahead of the client before the action is paused."""
+    stream_buffer_bytes: int = 64 * 1024
+    """Bytes a stream may hold ahead of the client before the action is paused; an event
+    larger than this still goes, alone."""
     ping_interval: float | None = 15.0
     """Seconds of silence on a stream after which a `: ping` comment is sent, so proxies
     and load balancers do not close it as idle. None: never."""
@@ -125,6 +128,7 @@ class _ApiServer:
             on_stop=on_stop,
             limits=StreamLimits(
                 buffer_events=self.settings.stream_buffer_events,
+                buffer_bytes=self.settings.stream_buffer_bytes,
                 ping_interval=self.settings.ping_interval,
                 send_timeout=self.settings.send_timeout,
                 max_duration=max_duration,

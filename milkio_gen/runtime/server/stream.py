@@ -32,13 +32,27 @@ logger = logging.getLogger("milkio_gen.server")
 
 
 class EventBuffer:
-    """Encoded events waiting to be sent, at most `limit` of them."""
+    """Encoded events waiting to be sent: at most `limit` of them and, unless a single event
+    is larger, at most `limit_bytes` bytes."""
 
-    __slots__ = ("_closed", "_events", "_limit", "_readable", "_writable", "chunks", "failed")
+    __slots__ = (
+        "_closed",
+        "_events",
+        "_limit",
+        "_limit_bytes",
+        "_readable",
+        "_writable",
+        "chunks",
+        "failed",
+        "held_bytes",
+    )
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, limit_bytes: int) -> None:
         self._events: list[bytes] = []
         self._limit = limit
+        self._limit_bytes = limit_bytes
+        self.held_bytes = 0
+        """Bytes waiting to be sent."""
         self._closed = False
         self._readable = asyncio.Event()
         self._writable = asyncio.Event()
@@ -53,13 +67,19 @@ class EventBuffer:
         """Nothing waits to be sent."""
         return not self._events
 
+    @property
+    def full(self) -> bool:
+        events = self._events
+        return len(events) >= self._limit or (bool(events) and self.held_bytes >= self._limit_bytes)
+
     async def put(self, event: bytes) -> None:
-        while len(self._events) >= self._limit:
+        while self.full:
             self._writable.clear()
             await self._writable.wait()
         if self._closed:
             return  # the stream has ended: what the action yields now goes nowhere
         self._events.append(event)
+        self.held_bytes += len(event)
         self.chunks += 1
         self._readable.set()
 
@@ -67,6 +87,7 @@ class EventBuffer:
         """A keep-alive comment: not a chunk, never held back by the limit."""
         if not self._closed:
             self._events.append(comment)
+            self.held_bytes += len(comment)
             self._readable.set()
 
     def put_last(self, event: bytes) -> None:
@@ -74,6 +95,7 @@ class EventBuffer:
         if self._closed:
             return
         self._events.append(event)
+        self.held_bytes += len(event)
         self.failed = True
         self.close()
 
@@ -90,6 +112,7 @@ class EventBuffer:
             await self._readable.wait()
         batch = b"".join(self._events) if len(self._events) > 1 else self._events[0]
         self._events.clear()
+        self.held_bytes = 0
         self._writable.set()
         return batch
 
@@ -102,6 +125,9 @@ StopReason = Literal["disconnected", "deadline", "send_timeout", "shutdown"]
 class StreamLimits:
     buffer_events: int
     """Events a stream may hold ahead of the client before the action is paused."""
+    buffer_bytes: int
+    """Bytes a stream may hold ahead of the client before the action is paused (one event
+    larger than this is still let through, alone)."""
     ping_interval: float | None
     """Seconds of silence after which a `: ping` comment keeps proxies from closing the stream."""
     send_timeout: float | None
@@ -183,11 +209,16 @@ class StreamPump:
         self._on_error = on_error
         self._on_stop = on_stop
         self._limits = limits
-        self._buffer = EventBuffer(limits.buffer_events)
+        self._buffer = EventBuffer(limits.buffer_events, limits.buffer_bytes)
         self._producer: asyncio.Task[None] | None = None
         self._last_send = 0.0
         self._sending = False
         self.stop_reason: StopReason | None = None
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes of events this stream holds ahead of its client, not yet sent."""
+        return self._buffer.held_bytes
 
     def stop(self, reason: StopReason) -> None:
         """End the action, at whatever `await` it is in; a deadline or shutdown says so."""

@@ -9,6 +9,13 @@ import { createClient as createProbeClient } from "../probe/client.js";
 
 const baseUrl = process.env.BASE_URL ?? "";
 const probeUrl = process.env.PROBE_URL ?? "";
+/** Fault proxies in front of the probe server, each with one fault set. */
+const faulty = {
+  cut: process.env.CUT_URL ?? "",
+  reset: process.env.RESET_URL ?? "",
+  stall: process.env.STALL_URL ?? "",
+  throttle: process.env.THROTTLE_URL ?? "",
+};
 const client = createClient({ baseUrl });
 const probe = createProbeClient({ baseUrl: probeUrl });
 
@@ -227,6 +234,26 @@ describe("answers a real server of ours never sends", () => {
     assert.equal(result.fail.code, "NETWORK_ERROR");
   });
 
+  test("an answer that is not an event stream ends with NETWORK_ERROR naming its type", async () => {
+    const server = createServer((socket) => {
+      socket.once("data", () => {
+        const body = "<html>bad gateway</html>";
+        socket.end(`HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`);
+      });
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const address = server.address();
+    assert.ok(address !== null && typeof address === "object");
+    const html = createClient({ baseUrl: `http://127.0.0.1:${address.port}` });
+    const call = html.executeStream("your-stream-api", { params: { name: "a" } });
+    for await (const chunk of call.stream) assert.fail(`no chunk expected, got ${chunk}`);
+    const result = call.getResult();
+    assert.ok(!result.success);
+    assert.equal(result.fail.code, "NETWORK_ERROR");
+    assert.equal(result.fail.data, "the server answered text/html");
+  });
+
   test("events ended by CR alone are read, up to the last", async () => {
     const { chunks, result } = await collect(`${handshake}\r\rdata:"a"\r\r: ping\r`);
     assert.deepEqual(chunks, ["a"]);
@@ -330,5 +357,47 @@ describe("retries, resume and timeouts", () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe("faults of the network, made by a TCP proxy", () => {
+  for (const fault of ["cut", "reset"] as const) {
+    test(`a connection ${fault === "cut" ? "closed" : "reset"} mid-stream ends with NETWORK_ERROR and stops the action`, async () => {
+      const key = newKey();
+      const call = createProbeClient({ baseUrl: faulty[fault] }).lifecycle.spin.executeStream({ params: { key } });
+      const chunks: number[] = [];
+      for await (const chunk of call.stream) chunks.push(chunk);
+      const result = call.getResult();
+      assert.ok(!result.success);
+      assert.equal(result.fail.code, "NETWORK_ERROR");
+      assert.equal(result.fail.fromClient, true);
+      assert.deepEqual(chunks, Array.from({ length: chunks.length }, (_, index) => index + 1), "what came, came whole and in order");
+      assert.ok((await endedAfter(key, Date.now())) < 5000, "the server's action ended");
+    });
+  }
+
+  test("a stall past the handshake timeout ends the call and stops the action", async () => {
+    const key = newKey();
+    const started = Date.now();
+    const stalled = createProbeClient({ baseUrl: faulty.stall, streamTimeouts: { handshake: 500 } });
+    const call = stalled.lifecycle.forever.executeStream({ params: { key } });
+    for await (const chunk of call.stream) assert.fail(`no chunk expected, got ${chunk}`);
+    const result = call.getResult();
+    assert.ok(!result.success);
+    assert.equal(result.fail.code, "NETWORK_ERROR");
+    assert.equal(result.fail.data, "no handshake within 500ms");
+    assert.ok(Date.now() - started < 2000);
+    assert.ok((await endedAfter(key, Date.now())) < 5000, "the server's action ended");
+  });
+
+  test("a throttled connection delivers everything in order, never idle", async () => {
+    const started = Date.now();
+    const slow = createProbeClient({ baseUrl: faulty.throttle, streamTimeouts: { idle: 500 } });
+    const call = slow.lifecycle.count.executeStream({ params: { n: 3000 } });
+    const chunks: number[] = [];
+    for await (const chunk of call.stream) chunks.push(chunk);
+    assert.equal(call.getResult().success, true);
+    assert.deepEqual(chunks, Array.from({ length: 3000 }, (_, index) => index));
+    assert.ok(Date.now() - started > 1000, "the proxy did throttle");
   });
 });
