@@ -1,5 +1,5 @@
-"""A TCP proxy on 127.0.0.1 that misbehaves on purpose: it cuts, stalls or resets the
-connections it carries, for the fault tests."""
+"""A TCP proxy on 127.0.0.1 that misbehaves on purpose: it cuts, stalls, throttles or resets
+the connections it carries; and a port whose connects hang. For the fault tests."""
 
 from __future__ import annotations
 
@@ -90,3 +90,28 @@ class FaultProxy:
         for start in range(0, len(data), size):
             client.sendall(data[start : start + size])
             time.sleep(size / rate)
+
+
+class Unanswered:
+    """A port on 127.0.0.1 whose connects hang: its listener's backlog is full, so the
+    kernel drops new SYNs, as a host behind a silent firewall does."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+        self._fillers: list[socket.socket] = []
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(self._listener.getsockname())
+            self._fillers.append(filler)
+        time.sleep(0.05)  # the handshakes that the backlog admits complete
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def close(self) -> None:
+        for filler in self._fillers:
+            filler.close()
+        self._listener.close()

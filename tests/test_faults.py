@@ -22,7 +22,7 @@ from milkio_gen.runtime.client import Failure, Retry, StreamTimeouts
 from milkio_gen.runtime.server import stream as server_streams
 
 from tests.conftest import ROOT, GeneratedPackage, RunningServer
-from tests.fault_proxy import FaultProxy
+from tests.fault_proxy import FaultProxy, Unanswered
 from tests.probe_app.recorder import record
 
 QUICK = Retry(attempts=20, backoff=0.05, max_backoff=0.2)
@@ -72,6 +72,35 @@ def test_a_stall_past_the_idle_timeout(probe: GeneratedPackage, proxy: FaultProx
     assert time.monotonic() - started < 2
     assert record(key).ended.wait(5)
     assert record(key).context.stop_reason == "disconnected"
+
+
+@pytest.fixture
+def unanswered() -> Iterator[Unanswered]:
+    port = Unanswered()
+    try:
+        yield port
+    finally:
+        port.close()
+
+
+def test_a_connect_that_hangs_ends_after_the_connect_timeout(
+    probe: GeneratedPackage, unanswered: Unanswered
+) -> None:
+    timeout = httpx.Timeout(30, connect=0.3)
+    with probe.client.Client(base_url=unanswered.base_url, timeout=timeout) as client:
+        started = time.monotonic()
+        call = client.lifecycle.forever.execute_stream(params={"key": "never"})
+        assert list(call.stream) == []
+        streamed = call.get_result()
+        stream_took = time.monotonic() - started
+        started = time.monotonic()
+        answered = client.values.nothing.execute()
+        plain_took = time.monotonic() - started
+    for result, took in ((streamed, stream_took), (answered, plain_took)):
+        assert isinstance(result, Failure)
+        assert result.fail.code == "NETWORK_ERROR"
+        assert result.fail.data == "ConnectTimeout: timed out"
+        assert 0.3 <= took < 2
 
 
 def test_a_throttled_connection_delivers_everything_in_order(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RunningServer, run_in_ts
-from tests.fault_proxy import FaultProxy, Faults
+from tests.fault_proxy import FaultProxy, Faults, Unanswered
 
 
 def test_generated_clients_and_typing_file_pass_tsc_strict(compiled: Path) -> None:
@@ -23,7 +23,8 @@ def test_generated_clients_and_typing_file_pass_tsc_strict(compiled: Path) -> No
 
 @pytest.fixture
 def fault_proxies(probe_server: RunningServer) -> Iterator[dict[str, str]]:
-    """One proxy in front of the probe server for each fault, by the variable naming it."""
+    """One proxy in front of the probe server for each fault, and a port whose connects hang,
+    by the variables naming them."""
     port = int(probe_server.base_url.rsplit(":", 1)[1])
     faults = {
         "CUT_URL": Faults(cut_after=600),
@@ -32,9 +33,12 @@ def fault_proxies(probe_server: RunningServer) -> Iterator[dict[str, str]]:
         "THROTTLE_URL": Faults(throttle=16_000),
     }
     proxies = {name: FaultProxy(port, fault) for name, fault in faults.items()}
+    unanswered = Unanswered()
     try:
-        yield {name: proxy.base_url for name, proxy in proxies.items()}
+        urls = {name: proxy.base_url for name, proxy in proxies.items()}
+        yield {**urls, "UNANSWERED_URL": unanswered.base_url}
     finally:
+        unanswered.close()
         for proxy in proxies.values():
             proxy.close()
 

@@ -15,6 +15,7 @@ const faulty = {
   reset: process.env.RESET_URL ?? "",
   stall: process.env.STALL_URL ?? "",
   throttle: process.env.THROTTLE_URL ?? "",
+  unanswered: process.env.UNANSWERED_URL ?? "",
 };
 const client = createClient({ baseUrl });
 const probe = createProbeClient({ baseUrl: probeUrl });
@@ -388,6 +389,22 @@ describe("faults of the network, made by a TCP proxy", () => {
     assert.equal(result.fail.data, "no handshake within 500ms");
     assert.ok(Date.now() - started < 2000);
     assert.ok((await endedAfter(key, Date.now())) < 5000, "the server's action ended");
+  });
+
+  test("a connect that hangs ends with the handshake timeout, or the call's timeout", async () => {
+    const hanging = createProbeClient({ baseUrl: faulty.unanswered, streamTimeouts: { handshake: 300 } });
+    let started = Date.now();
+    const call = hanging.lifecycle.forever.executeStream({ params: { key: "never" } });
+    for await (const chunk of call.stream) assert.fail(`no chunk expected, got ${chunk}`);
+    const streamed = call.getResult();
+    assert.ok(!streamed.success);
+    assert.equal(streamed.fail.data, "no handshake within 300ms");
+    assert.ok(Date.now() - started < 1500);
+    started = Date.now();
+    const answered = await hanging.values.nothing.execute({ timeout: 300 });
+    assert.ok(!answered.success);
+    assert.equal(answered.fail.code, "NETWORK_ERROR");
+    assert.ok(Date.now() - started < 1500);
   });
 
   test("a throttled connection delivers everything in order, never idle", async () => {
