@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from litestar.config.compression import CompressionConfig
 from milkio_gen.runtime.server import ServerSettings, create_app, create_router
 from milkio_gen.runtime.server import stream as server_streams
 
@@ -82,6 +83,32 @@ def test_silences_are_filled_with_pings_that_no_client_sees(
         call = client.lifecycle.slow_ticks.execute_stream(params={"key": key()})
         assert list(call.stream) == ["tick", "tick", "tick"]
         assert call.get_result().success is True
+
+
+@pytest.fixture(scope="module")
+def compressing_server(probe: GeneratedPackage) -> Iterator[RunningServer]:
+    """The probe app in an app that gzips every answer it can."""
+    router = create_router(probe.server.apis, fail_codes=probe.server.fail_codes)
+    config = CompressionConfig(backend="gzip", minimum_size=1)
+    yield from serve_in_thread(create_app(router, compression_config=config))
+
+
+def test_event_streams_are_never_compressed_even_in_an_app_that_compresses(
+    compressing_server: RunningServer,
+) -> None:
+    headers = {**SSE, "accept-encoding": "gzip"}
+    with httpx.Client(base_url=compressing_server.base_url, timeout=5) as client:
+        plain = client.post("/lifecycle/ended-report", json={"key": key()}, headers=headers)
+        assert plain.headers["content-encoding"] == "gzip", "the app does compress"
+        with client.stream(
+            "POST", "/lifecycle/slow-second", json={"key": key()}, headers=headers
+        ) as response:
+            assert "content-encoding" not in response.headers
+            assert response.headers["cache-control"] == "no-cache, no-transform"
+            assert response.headers["x-accel-buffering"] == "no"
+            events = response.iter_lines()
+            received = [next(events) for _ in range(4)]  # at once: nothing holds it back
+    assert received[2:] == ['data:"first"', ""]
 
 
 def test_a_reader_of_one_chunk_a_second_holds_the_action_back(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from litestar import Litestar, Router
+from litestar.config.compression import CompressionConfig
 from litestar.handlers import ASGIRouteHandler
 from litestar.types import HTTPResponseStartEvent, Receive, Scope, Send
 
@@ -19,7 +21,7 @@ from .binding import ApiBinding, Fail, FailBook, ParamsRejected
 from .execute_id import new_execute_id
 from .stream import StopReason, StreamLimits, StreamPump
 
-__all__ = ["ServerSettings", "bind", "create_app", "create_router"]
+__all__ = ["SKIP_COMPRESSION", "ServerSettings", "bind", "create_app", "create_router"]
 
 logger = logging.getLogger("milkio_gen.server")
 
@@ -29,6 +31,11 @@ _STREAM_HEADERS = [
     (b"cache-control", b"no-cache, no-transform"),
     (b"x-accel-buffering", b"no"),
 ]
+
+
+SKIP_COMPRESSION = "skip_compression"
+"""The `opt` key set on the handlers of stream APIs: give it as the `exclude_opt_key` of an
+app's `CompressionConfig` so that its compression leaves event streams alone."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,9 +249,20 @@ def _route(server: _ApiServer, binding: ApiBinding | None, path: str, *, is_moun
         await server.handle(binding, scope, receive, send)
 
     name = f"milkio:{binding.path}" if binding else "milkio:not-found"
-    return ASGIRouteHandler(path=path, name=name, is_mount=is_mount, copy_scope=False)(handle)
+    # A compressor holds bytes back until its block fills: an event stream must skip it.
+    opt = {SKIP_COMPRESSION: True} if binding is not None and binding.is_stream else {}
+    return ASGIRouteHandler(path=path, name=name, is_mount=is_mount, copy_scope=False, opt=opt)(
+        handle
+    )
 
 
 def create_app(router: Router, **litestar_options: Any) -> Litestar:
-    """A Litestar app serving `router`; options go to `Litestar(...)` unchanged."""
+    """A Litestar app serving `router`; options go to `Litestar(...)` unchanged, except that a
+    `compression_config` without an `exclude_opt_key` gets `SKIP_COMPRESSION`, so that
+    event streams are never compressed."""
+    compression = litestar_options.get("compression_config")
+    if isinstance(compression, CompressionConfig) and compression.exclude_opt_key is None:
+        litestar_options["compression_config"] = dataclasses.replace(
+            compression, exclude_opt_key=SKIP_COMPRESSION
+        )
     return Litestar(route_handlers=[router], **litestar_options)
