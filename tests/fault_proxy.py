@@ -25,9 +25,11 @@ class Faults:
 
 
 class FaultProxy:
-    def __init__(self, upstream_port: int, faults: Faults | None = None) -> None:
+    def __init__(self, *upstream_ports: int, faults: Faults | None = None) -> None:
+        """Connections go to the first of `upstream_ports` that accepts them, as behind a
+        load balancer."""
         self.faults = faults or Faults()
-        self._upstream = ("127.0.0.1", upstream_port)
+        self._upstreams = [("127.0.0.1", port) for port in upstream_ports]
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.1)
         self._stopped = threading.Event()
@@ -52,9 +54,8 @@ class FaultProxy:
             threading.Thread(target=self._carry, args=(client,), daemon=True).start()
 
     def _carry(self, client: socket.socket) -> None:
-        try:
-            server = socket.create_connection(self._upstream)
-        except OSError:
+        server = self._connect()
+        if server is None:
             client.close()
             return
         passed = 0
@@ -80,6 +81,14 @@ class FaultProxy:
                         return
                     self._pass_on(client, data)
                     passed += len(data)
+
+    def _connect(self) -> socket.socket | None:
+        for upstream in self._upstreams:
+            try:
+                return socket.create_connection(upstream)
+            except OSError:
+                continue
+        return None
 
     def _pass_on(self, client: socket.socket, data: bytes) -> None:
         rate = self.faults.throttle

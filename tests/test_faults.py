@@ -171,6 +171,36 @@ def test_a_server_killed_mid_stream_and_restarted_loses_and_repeats_nothing(
 
 
 @pytest.mark.timeout(120)
+def test_a_server_shutting_down_hands_its_tracked_streams_over_to_another(
+    probe: GeneratedPackage,
+) -> None:
+    """Two instances behind a balancer that picks the first one up: SIGTERM to the first
+    ends its stream with the retryable SERVER_SHUTTING_DOWN; the client resumes on the
+    second after its last id."""
+    ports = [free_port(), free_port()]
+    servers = [start_server(probe, port) for port in ports]
+    balancer = FaultProxy(*ports)
+    try:
+        numbers: list[int] = []
+        with probe.client.Client(base_url=balancer.base_url, retry=QUICK) as client:
+            call = client.lifecycle.numbered.execute_stream(params={"key": "k"})
+            for number in call.stream:
+                numbers.append(number)
+                if len(numbers) == 40:
+                    servers[0].send_signal(signal.SIGTERM)
+                if len(numbers) == 60:  # from here on, only the second can be answering
+                    assert servers[0].wait(10) in (0, -signal.SIGTERM), "the first exited"
+                if len(numbers) == 120:
+                    break
+    finally:
+        balancer.close()
+        for server in servers:
+            server.kill()
+            server.wait(10)
+    assert numbers == list(range(120))
+
+
+@pytest.mark.timeout(120)
 def test_the_typescript_client_resumes_across_a_killed_and_restarted_server(
     probe: GeneratedPackage, compiled: Path
 ) -> None:

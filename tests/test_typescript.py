@@ -32,7 +32,7 @@ def fault_proxies(probe_server: RunningServer) -> Iterator[dict[str, str]]:
         "STALL_URL": Faults(stall=True),
         "THROTTLE_URL": Faults(throttle=16_000),
     }
-    proxies = {name: FaultProxy(port, fault) for name, fault in faults.items()}
+    proxies = {name: FaultProxy(port, faults=fault) for name, fault in faults.items()}
     unanswered = Unanswered()
     try:
         urls = {name: proxy.base_url for name, proxy in proxies.items()}
