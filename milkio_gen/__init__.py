@@ -10,6 +10,7 @@ async def action(params: Params, context: Context) -> AsyncIterator[str]:
 """
 
 from .api import ApiDefinition, define_api
+from .channels import Channel
 from .context import Context
 from .fails import FailCode, FailCodes, Reject
 from .tracked import Tracked
@@ -18,6 +19,7 @@ from .types import BigInt
 __all__ = [
     "ApiDefinition",
     "BigInt",
+    "Channel",
     "Context",
     "FailCode",
     "FailCodes",

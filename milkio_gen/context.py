@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from litestar import Request
     from litestar.datastructures import Headers
     from litestar.types import Receive, Scope
 
+    from .channels import Broker, Channel
     from .runtime.server.stream import StopReason
+    from .tracked import Tracked
+
+MessageT = TypeVar("MessageT")
 
 __all__ = ["Context"]
 
@@ -80,3 +84,31 @@ class Context:
     def logger(self) -> logging.LoggerAdapter[logging.Logger]:
         """A logger whose every line carries the execute id."""
         return _ExecuteLogger(_logger, {"execute_id": self.execute_id, "path": self.path})
+
+    @property
+    def channels(self) -> Broker:
+        """The app's channels broker; `publish` and `subscribe` are its usual uses."""
+        from .channels.broker import STATE_KEY
+
+        broker = self._scope["litestar_app"].state.get(STATE_KEY)
+        if broker is None:
+            raise RuntimeError(
+                "this app has no channels broker: serve it with `create_app`, or add one to "
+                "your own app with `Litestar(plugins=[Broker()])`"
+            )
+        return broker
+
+    async def publish(self, channel: Channel[MessageT], message: MessageT) -> str | None:
+        """Send `message` to every subscriber of `channel`, on every instance of the app.
+        Returns the message's id, where the backend gives ids."""
+        return await self.channels.publish(channel, message)
+
+    def subscribe(
+        self, channel: Channel[MessageT], *, history: int = 0, resume: bool = True
+    ) -> AsyncIterator[Tracked[MessageT]]:
+        """The messages of `channel` from now on, each `Tracked` by its id, to `yield` as
+        they come. With `resume` (the default), a client reconnecting with `Last-Event-ID`
+        first gets every message after it that the channel's history holds; otherwise the
+        last `history` messages come first. Ends, and unsubscribes, when the stream stops."""
+        after = self.last_event_id if resume else None
+        return self.channels.subscribe(channel, after=after, history=history)

@@ -13,6 +13,7 @@ __all__ = [
     "FailCode",
     "FailCodes",
     "Reject",
+    "SubscriptionOverflowData",
     "TypeSafeErrorData",
 ]
 
@@ -120,6 +121,12 @@ class PayloadTooLargeData(BaseModel):
     limit: int
 
 
+class SubscriptionOverflowData(BaseModel):
+    """The subscriber's backlog limit, in messages."""
+
+    backlog: int
+
+
 def _fixed(text: str) -> Callable[[Any], str]:
     return lambda _data: text
 
@@ -186,6 +193,22 @@ BUILTIN_FAIL_CODES: Mapping[str, FailCode[Any]] = {
             None,
             _fixed("The server is shutting down: call again"),
             "The server stopped the stream to shut down; another instance will answer.",
+            retryable=True,
+        ),
+        _builtin(
+            "SUBSCRIPTION_OVERFLOW",
+            SubscriptionOverflowData,
+            lambda data: (
+                f"More than {data.backlog} messages waited for this client: call again to resume"
+            ),
+            "The client fell too far behind a subscription; calling again resumes it.",
+            retryable=True,
+        ),
+        _builtin(
+            "CHANNELS_UNAVAILABLE",
+            str,
+            _fixed("The message broker is unreachable: call again"),
+            "The server could not reach its channels broker (Redis); the detail is the error.",
             retryable=True,
         ),
         _builtin(

@@ -19,9 +19,10 @@ class Tracked(Generic[ChunkT]):
     `-> AsyncIterator[Tracked[Chunk]]`; clients receive plain `Chunk`s.
     """
 
-    id: str
+    id: str | None
+    """None sends the chunk without an id: a client cannot resume after it."""
     chunk: ChunkT
 
     def __post_init__(self) -> None:
-        if any(character in self.id for character in "\r\n\0"):
+        if self.id is not None and any(character in self.id for character in "\r\n\0"):
             raise ValueError(f"an event id holds no line break and no NUL: {self.id!r}")

@@ -31,7 +31,7 @@ class RunningServer:
 
 def serve_in_thread(app: Any) -> Iterator[RunningServer]:
     """Run `app` under uvicorn in a thread, as httpx's own tests do, until the test is done."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

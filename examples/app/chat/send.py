@@ -1,9 +1,9 @@
 from datetime import UTC, datetime
 
-from milkio_gen import define_api
+from milkio_gen import Context, define_api
 from pydantic import BaseModel, Field
 
-from .room import Message, publish
+from .room import Message, rooms
 
 
 class Params(BaseModel):
@@ -14,13 +14,14 @@ class Params(BaseModel):
 
 class Sent(BaseModel):
     message: Message
-    delivered_to: int = Field(description="How many subscribers received it.")
+    id: str | None = Field(description="The message's id in its room, where the broker keeps ids.")
 
 
 @define_api(meta={})
-async def action(params: Params) -> Sent:
-    """Sends a message to everyone subscribed to the room."""
+async def action(params: Params, context: Context) -> Sent:
+    """Sends a message to everyone subscribed to the room, on every server instance."""
     message = Message(
         room=params.room, author=params.author, text=params.text, sent_at=datetime.now(UTC)
     )
-    return Sent(message=message, delivered_to=publish(message))
+    message_id = await context.publish(rooms(params.room), message)
+    return Sent(message=message, id=message_id)

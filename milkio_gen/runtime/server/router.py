@@ -6,7 +6,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Litestar, Router
 from litestar.config.compression import CompressionConfig
@@ -20,6 +20,9 @@ from ..wire import ENVELOPE_PREFIX, HANDSHAKE_DATA, fail_envelope, success_envel
 from .binding import ApiBinding, Fail, FailBook, ParamsRejected
 from .execute_id import new_execute_id
 from .stream import StopReason, StreamLimits, StreamPump
+
+if TYPE_CHECKING:
+    from ...channels import Broker, ChannelSettings
 
 __all__ = ["SKIP_COMPRESSION", "ServerSettings", "bind", "create_app", "create_router"]
 
@@ -256,13 +259,24 @@ def _route(server: _ApiServer, binding: ApiBinding | None, path: str, *, is_moun
     )
 
 
-def create_app(router: Router, **litestar_options: Any) -> Litestar:
-    """A Litestar app serving `router`; options go to `Litestar(...)` unchanged, except that a
-    `compression_config` without an `exclude_opt_key` gets `SKIP_COMPRESSION`, so that
-    event streams are never compressed."""
+def create_app(
+    router: Router,
+    *,
+    channels: Broker | ChannelSettings | None = None,
+    **litestar_options: Any,
+) -> Litestar:
+    """A Litestar app serving `router`, with a channels broker (`channels`, or one built from
+    `ChannelSettings()`, which reads the environment). Other options go to `Litestar(...)`,
+    except that a `compression_config` without an `exclude_opt_key` gets `SKIP_COMPRESSION`,
+    so that event streams are never compressed."""
+    from ...channels.broker import Broker
+    from ...channels.settings import ChannelSettings
+
     compression = litestar_options.get("compression_config")
     if isinstance(compression, CompressionConfig) and compression.exclude_opt_key is None:
         litestar_options["compression_config"] = dataclasses.replace(
             compression, exclude_opt_key=SKIP_COMPRESSION
         )
-    return Litestar(route_handlers=[router], **litestar_options)
+    broker = channels if isinstance(channels, Broker) else Broker(channels or ChannelSettings())
+    plugins = [*litestar_options.pop("plugins", []), broker]
+    return Litestar(route_handlers=[router], plugins=plugins, **litestar_options)
