@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from milkio_gen.channels import ChannelSettings
 from milkio_gen.runtime.server import bind, create_app, create_router
 
 from examples.app.chat.send import action as _action_chat_send
@@ -31,5 +32,9 @@ apis = [
 a router with settings of your own."""
 fail_codes = _fail_codes
 
+channels = ChannelSettings()
+"""The channels broker: `[tool.milkio-gen.channels]` of pyproject.toml, overridden by the
+`MILKIO_CHANNELS_*` environment variables (`MILKIO_CHANNELS_BACKEND=redis-streams`)."""
+
 router = create_router(apis, fail_codes=fail_codes)
-app = create_app(router)
+app = create_app(router, channels=channels)

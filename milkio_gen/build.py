@@ -40,7 +40,12 @@ def render_files(config: BuildConfig) -> tuple[Manifest, dict[Path, bytes]]:
     source = _shown(config.schema, config.root)
     files.update(
         generate_python(
-            manifest, manifest_bytes, source=source, out=config.out, project_root=config.root
+            manifest,
+            manifest_bytes,
+            source=source,
+            out=config.out,
+            project_root=config.root,
+            channels=config.channels,
         )
     )
     files.update(generate_typescript(manifest, manifest_bytes, source=source, out=config.out))

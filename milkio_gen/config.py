@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,9 @@ class BuildConfig:
     """The manifest file, relative to `root` unless absolute."""
     out: Path
     """The generated package's directory, relative to `root` unless absolute."""
+    channels: dict[str, Any] = field(default_factory=dict[str, Any])
+    """`[tool.milkio-gen.channels]`: the channels broker's options, which the generated server
+    passes to `ChannelSettings` (and the environment overrides)."""
 
 
 def _table(root: Path) -> dict[str, Any]:
@@ -58,4 +61,22 @@ def load_config(
         app=str(app),
         schema=schema or Path(table.get("schema", DEFAULT_SCHEMA)),
         out=out or Path(table.get("out", DEFAULT_OUT)),
+        channels=_channels(table.get("channels", {})),
     )
+
+
+def _channels(table: Any) -> dict[str, Any]:
+    from pydantic import ValidationError
+
+    from .channels.settings import ChannelOptions
+
+    if not isinstance(table, dict):
+        raise ConfigError("[tool.milkio-gen.channels] in pyproject.toml must be a table")
+    try:
+        options = ChannelOptions.model_validate(table)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}" for problem in error.errors()
+        )
+        raise ConfigError(f"[tool.milkio-gen.channels] in pyproject.toml: {problems}") from None
+    return options.model_dump(exclude_unset=True)

@@ -22,6 +22,8 @@ class Faults:
     """End with a TCP reset rather than a close, once `cut_after` bytes went through."""
     throttle: int | None = None
     """Pass the server's bytes on at this many bytes a second, in small slices."""
+    refuse: bool = False
+    """Close new connections at once, as an instance that is down does."""
 
 
 class FaultProxy:
@@ -33,6 +35,8 @@ class FaultProxy:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self._listener.settimeout(0.1)
         self._stopped = threading.Event()
+        self._open: set[socket.socket] = set()
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._accept, daemon=True)
         self._thread.start()
 
@@ -53,11 +57,27 @@ class FaultProxy:
                 continue
             threading.Thread(target=self._carry, args=(client,), daemon=True).start()
 
+    def cut_all(self) -> None:
+        """Close every connection open now, from both ends."""
+        with self._lock:
+            for side in self._open:
+                with contextlib.suppress(OSError):
+                    side.shutdown(socket.SHUT_RDWR)
+
     def _carry(self, client: socket.socket) -> None:
-        server = self._connect()
+        server = None if self.faults.refuse else self._connect()
         if server is None:
             client.close()
             return
+        with self._lock:
+            self._open.update((client, server))
+        try:
+            self._pass_between(client, server)
+        finally:
+            with self._lock:
+                self._open.difference_update((client, server))
+
+    def _pass_between(self, client: socket.socket, server: socket.socket) -> None:
         passed = 0
         with client, server, contextlib.suppress(OSError):  # either side may go at any time
             while not self._stopped.is_set():

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import tracemalloc
 import uuid
@@ -21,9 +18,10 @@ import pytest
 from milkio_gen.runtime.client import Failure, Retry, StreamTimeouts
 from milkio_gen.runtime.server import stream as server_streams
 
-from tests.conftest import ROOT, GeneratedPackage, RunningServer
+from tests.conftest import GeneratedPackage, RunningServer
 from tests.fault_proxy import FaultProxy, Unanswered
 from tests.probe_app.recorder import record
+from tests.processes import free_port, start_server
 
 QUICK = Retry(attempts=20, backoff=0.05, max_backoff=0.2)
 
@@ -117,33 +115,6 @@ def test_a_throttled_connection_delivers_everything_in_order(
     assert call.get_result().success is True
     assert chunks == list(range(3000))
     assert time.monotonic() - started > 1, "the proxy did throttle"
-
-
-def free_port() -> int:
-    with socket.socket() as probe_socket:
-        probe_socket.bind(("127.0.0.1", 0))
-        return probe_socket.getsockname()[1]
-
-
-def start_server(probe: GeneratedPackage, port: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from milkio_gen.serving import serve; "
-            f"serve('probe_gen.server:app', host='127.0.0.1', port={port}, log_level='warning')",
-        ],
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(probe.directory.parent), str(ROOT)])},
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.post(f"http://127.0.0.1:{port}/values/nothing", timeout=1)
-            return server
-        except httpx.TransportError:
-            time.sleep(0.05)
-    server.kill()
-    raise RuntimeError("the server did not start")
 
 
 @pytest.mark.timeout(120)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from litestar.channels import ChannelsPlugin
 from litestar.channels.subscriber import Subscriber
@@ -31,16 +31,32 @@ MessageT = TypeVar("MessageT")
 STATE_KEY = "milkio_channels"
 
 
+class _Overflow(Exception):
+    pass
+
+
 class _Subscriber(Subscriber):
-    """A subscriber that notes when its backlog overflowed, instead of dropping in silence."""
+    """A subscriber whose backlog, once overflowed, takes nothing more: what it holds is
+    delivered, then the subscription ends (`backoff` would drop new messages in silence)."""
 
     overflowed = False
 
     def put_nowait(self, item: bytes | None) -> bool:
-        if super().put_nowait(item):
+        if not self.overflowed and super().put_nowait(item):
             return True
         self.overflowed = True
         return False
+
+    async def events(self) -> AsyncIterator[bytes]:
+        """The messages as they come; raises `_Overflow` once those before the gap are out."""
+        queue = cast("asyncio.Queue[bytes | None]", self._queue)
+        while True:
+            if self.overflowed and queue.empty():
+                raise _Overflow
+            item: bytes | None = await queue.get()
+            if item is None:
+                return
+            yield item
 
 
 class Broker(InitPlugin):
@@ -94,10 +110,10 @@ class Broker(InitPlugin):
                 try:
                     last = id_order(after)
                 except ValueError:
-                    data = TypeSafeErrorData(
+                    problem = TypeSafeErrorData(
                         path="Last-Event-ID", expected="a message id", value=after
                     )
-                    raise Reject("TYPE_SAFE_ERROR", data) from None
+                    raise Reject("TYPE_SAFE_ERROR", problem) from None
                 backlog = await self._call(self.backend.history_after(channel.name, after))
             elif history > 0:
                 backlog = await self._call(self.backend.get_history(channel.name, history))
@@ -108,13 +124,7 @@ class Broker(InitPlugin):
                 if message_id is not None:
                     last = id_order(message_id)
                 yield Tracked(message_id, channel.decode(data))
-            events: AsyncIterator[bytes] = subscriber.iter_events()
-            async for payload in events:
-                if subscriber.overflowed:
-                    raise Reject(
-                        "SUBSCRIPTION_OVERFLOW",
-                        SubscriptionOverflowData(backlog=self.settings.backlog),
-                    )
+            async for payload in subscriber.events():
                 message_id, data = unframe(payload)
                 if message_id is not None:
                     order = id_order(message_id)
@@ -122,6 +132,9 @@ class Broker(InitPlugin):
                         continue  # delivered from the history already
                     last = order
                 yield Tracked(message_id, channel.decode(data))
+        except _Overflow:
+            overflow = SubscriptionOverflowData(backlog=self.settings.backlog)
+            raise Reject("SUBSCRIPTION_OVERFLOW", overflow) from None
         finally:
             await asyncio.shield(self.plugin.unsubscribe(subscriber, channel.name))
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ..extract.errors import BuildError, BuildFailed
 from ..manifest import Manifest
@@ -31,15 +33,25 @@ def _check_syntax(source: str, name: str) -> None:
 
 
 def generate_python(
-    manifest: Manifest, manifest_bytes: bytes, *, source: str, out: Path, project_root: Path
+    manifest: Manifest,
+    manifest_bytes: bytes,
+    *,
+    source: str,
+    out: Path,
+    project_root: Path,
+    channels: Mapping[str, Any] | None = None,
 ) -> dict[Path, bytes]:
-    """Every file of the generated package `out`, keyed by path; same input, same bytes."""
+    """Every file of the generated package `out`, keyed by path; same input, same bytes.
+    `channels`: the broker options the server passes to `ChannelSettings`."""
     plan = plan_python(manifest, manifest_bytes, source)
     package = ".".join(out.parts) if not out.is_absolute() else out.name
+    channel_arguments = ", ".join(
+        f"{key}={value!r}" for key, value in sorted((channels or {}).items())
+    )
     files: dict[Path, bytes] = {}
     for name in _PYTHON_FILES:
         template = environment().get_template(f"{name}.jinja")
-        rendered = template.render(plan=plan, package=package)
+        rendered = template.render(plan=plan, package=package, channel_arguments=channel_arguments)
         try:
             files[out / name] = format_python(rendered, out / name, project_root).encode()
         except FormattingFailed as error:

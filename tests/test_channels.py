@@ -1,0 +1,328 @@
+"""Channels through real servers: in memory, and across processes on a real redis-server
+(pub/sub and streams), with resume, backlog policies, several workers and a Redis restart."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from milkio_gen.channels import ChannelSettings
+from milkio_gen.runtime.client import Retry
+from milkio_gen.runtime.server import create_app, create_router
+
+from tests.conftest import GeneratedPackage, RunningServer, serve_in_thread
+from tests.fault_proxy import FaultProxy
+from tests.processes import free_port, start_server
+from tests.redis_server import RedisServer
+
+QUICK = Retry(attempts=40, backoff=0.05, max_backoff=0.2)
+
+
+def new_feed() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+@pytest.fixture(scope="module")
+def redis() -> Iterator[RedisServer]:
+    server = RedisServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def serve_probe(probe: GeneratedPackage, settings: ChannelSettings) -> Iterator[RunningServer]:
+    router = create_router(probe.server.apis, fail_codes=probe.server.fail_codes)
+    yield from serve_in_thread(create_app(router, channels=settings))
+
+
+class Reader:
+    """Reads a subscription in a thread of its own, noting each delivery as it comes."""
+
+    def __init__(self, call: Any) -> None:
+        self.call = call
+        self.deliveries: list[Any] = []
+        self.arrived = threading.Condition()
+        self.reading = threading.Event()
+        """Cleared, the reader stops reading after the delivery it has: the client falls behind."""
+        self.reading.set()
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        for delivery in self.call.stream:
+            with self.arrived:
+                self.deliveries.append(delivery)
+                self.arrived.notify_all()
+            self.reading.wait()
+
+    def wait_for(self, count: int, timeout: float = 10) -> list[Any]:
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(self.deliveries) >= count, timeout)
+            return list(self.deliveries)
+
+    def texts(self) -> list[str]:
+        return [delivery.text for delivery in self.deliveries]
+
+    def stop(self) -> None:
+        self.call.close()
+        self._thread.join(5)
+
+
+def ready(client: Any, feed: str, *readers: Reader) -> None:
+    """Publish markers until every reader got one: their subscriptions are live on the
+    server. Then forget the markers."""
+    for attempt in range(100):
+        assert client.feeds.publish.execute(params={"feed": feed, "texts": [f"marker {attempt}"]})
+        deadline = time.monotonic() + 0.2
+        while time.monotonic() < deadline and not all(r.deliveries for r in readers):
+            time.sleep(0.01)
+        if all(reader.deliveries for reader in readers):
+            break
+    for reader in readers:
+        assert reader.deliveries, "the subscription never became live"
+        with reader.arrived:
+            reader.deliveries.clear()
+    time.sleep(0.2)  # markers still on their way arrive now, not among what is tested
+    for reader in readers:
+        with reader.arrived:
+            reader.deliveries.clear()
+
+
+def settings_for(backend: str, redis: RedisServer | None) -> ChannelSettings:
+    if backend == "memory":
+        return ChannelSettings(backend="memory")
+    assert redis is not None
+    return ChannelSettings(backend=backend, url=redis.url, key_prefix=new_feed())  # type: ignore[arg-type]
+
+
+def backend_env(backend: str, redis: RedisServer) -> dict[str, str]:
+    return {"MILKIO_CHANNELS_BACKEND": backend, "MILKIO_CHANNELS_URL": redis.url}
+
+
+def test_a_subscription_ends_with_its_stream_whatever_ends_it(probe: GeneratedPackage) -> None:
+    """Stopped by the client, or failed at its start: the broker keeps no subscriber."""
+    servers = serve_probe(probe, ChannelSettings())
+    server = next(servers)
+    try:
+        app: Any = server.server.config.app
+        broker = app.state["milkio_channels"]
+        feed = new_feed()
+        with probe.client.Client(base_url=server.base_url) as client:
+            reader = Reader(client.feeds.subscribe.execute_stream(params={"feed": feed}))
+            ready(client, feed, reader)
+            assert len(broker.plugin._channels[f"feed:{feed}"]) == 1
+            reader.stop()
+            deadline = time.monotonic() + 5
+            while broker.plugin._channels[f"feed:{feed}"] and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert not broker.plugin._channels[f"feed:{feed}"], "stopped by the client"
+
+            bad = client.feeds.subscribe.execute_stream(
+                params={"feed": feed}, headers={"last-event-id": "not an id"}
+            )
+            assert list(bad.stream) == []
+            result = bad.get_result()
+            assert not result
+            assert result.fail.code == "TYPE_SAFE_ERROR"
+            assert result.fail.data.path == "Last-Event-ID"
+            assert not broker.plugin._channels[f"feed:{feed}"], "failed at its start"
+    finally:
+        servers.close()
+
+
+@pytest.mark.parametrize("backend", ["memory", "redis-streams"])
+@pytest.mark.timeout(60)
+def test_a_cut_subscription_resumes_with_exactly_what_it_missed(
+    probe: GeneratedPackage, redis: RedisServer, backend: str
+) -> None:
+    """Five messages, a cut, 100 published while the client cannot reconnect, then the
+    client back: it receives the 100, in order, once."""
+    servers = serve_probe(probe, settings_for(backend, redis))
+    server = next(servers)
+    proxy = FaultProxy(int(server.base_url.rsplit(":", 1)[1]))
+    feed = new_feed()
+    try:
+        with (
+            probe.client.Client(base_url=server.base_url) as publisher,
+            probe.client.Client(base_url=proxy.base_url, retry=QUICK) as client,
+        ):
+            reader = Reader(client.feeds.subscribe.execute_stream(params={"feed": feed}))
+            ready(publisher, feed, reader)
+            texts = [f"before {n}" for n in range(5)]
+            assert publisher.feeds.publish.execute(params={"feed": feed, "texts": texts})
+            reader.wait_for(5)
+            proxy.faults.refuse = True
+            proxy.cut_all()
+            missed = [f"missed {n}" for n in range(100)]
+            assert publisher.feeds.publish.execute(params={"feed": feed, "texts": missed})
+            proxy.faults.refuse = False
+            reader.wait_for(105)
+            time.sleep(0.2)  # a repeat would come now
+            reader.stop()
+        assert reader.texts() == texts + missed
+        assert reader.call.last_event_id is not None
+    finally:
+        proxy.close()
+        servers.close()
+
+
+@pytest.mark.parametrize("backend", ["redis", "redis-streams"])
+@pytest.mark.timeout(90)
+def test_a_message_sent_through_one_process_reaches_subscribers_of_both(
+    probe: GeneratedPackage, redis: RedisServer, backend: str
+) -> None:
+    ports = [free_port(), free_port()]
+    processes = [start_server(probe, port, env=backend_env(backend, redis)) for port in ports]
+    feed = new_feed()
+    try:
+        clients = [probe.client.Client(base_url=f"http://127.0.0.1:{port}") for port in ports]
+        readers = [
+            Reader(client.feeds.subscribe.execute_stream(params={"feed": feed}))
+            for client in clients
+        ]
+        ready(clients[0], feed, *readers)
+        sent = clients[0].feeds.publish.execute(params={"feed": feed, "texts": ["hello"]})
+        assert sent
+        deliveries = [reader.wait_for(1)[:1] for reader in readers]
+        for reader in readers:
+            reader.stop()
+        for client in clients:
+            client.close()
+    finally:
+        for process in processes:
+            process.kill()
+            process.wait(10)
+    assert [[d.text for d in got] for got in deliveries] == [["hello"], ["hello"]]
+    pids = {got[0].pid for got in deliveries}
+    assert len(pids) == 2, "each process delivered to its own subscriber"
+    assert sent.data.pid in pids
+
+
+@pytest.mark.timeout(90)
+def test_uvicorn_with_two_workers_delivers_to_subscribers_on_both(
+    probe: GeneratedPackage, redis: RedisServer
+) -> None:
+    port = free_port()
+    process = start_server(probe, port, env=backend_env("redis-streams", redis), workers=2)
+    feed = new_feed()
+    readers: list[Reader] = []
+    clients: list[Any] = []
+    try:
+        for _ in range(12):  # each on a connection of its own: the kernel spreads them
+            client = probe.client.Client(base_url=f"http://127.0.0.1:{port}")
+            clients.append(client)
+            readers.append(Reader(client.feeds.subscribe.execute_stream(params={"feed": feed})))
+        ready(clients[0], feed, *readers)
+        assert clients[0].feeds.publish.execute(params={"feed": feed, "texts": ["to all"]})
+        deliveries = [reader.wait_for(1)[:1] for reader in readers]
+        for reader in readers:
+            reader.stop()
+    finally:
+        for client in clients:
+            client.close()
+        process.terminate()
+        process.wait(20)
+    assert all([d.text for d in got] == ["to all"] for got in deliveries)
+    assert len({got[0].pid for got in deliveries}) == 2, "subscribers were on both workers"
+
+
+@pytest.mark.parametrize("backend", ["redis", "redis-streams"])
+@pytest.mark.timeout(90)
+def test_subscribers_recover_from_a_redis_restart(probe: GeneratedPackage, backend: str) -> None:
+    redis = RedisServer()
+    servers = serve_probe(probe, settings_for(backend, redis))
+    server = next(servers)
+    feed = new_feed()
+    try:
+        with probe.client.Client(base_url=server.base_url) as client:
+            reader = Reader(client.feeds.subscribe.execute_stream(params={"feed": feed}))
+            ready(client, feed, reader)
+            redis.stop()
+            down = client.feeds.publish.execute(params={"feed": feed, "texts": ["lost"]})
+            assert not down
+            assert down.fail.code == "CHANNELS_UNAVAILABLE"
+            redis.start()
+            # Retried as the fail is retryable, until Redis answers again.
+            with probe.client.Client(base_url=server.base_url, retry=QUICK) as retrying:
+                up = retrying.feeds.publish.execute(params={"feed": feed, "texts": ["back"]})
+            assert up
+            # A pub/sub subscriber may miss a message until its connection is back: send on.
+            for attempt in range(50):
+                if "back" in reader.texts() or f"again {attempt - 1}" in reader.texts():
+                    break
+                client.feeds.publish.execute(params={"feed": feed, "texts": [f"again {attempt}"]})
+                time.sleep(0.1)
+            reader.stop()
+        got = reader.texts()
+        assert "lost" not in got
+        assert any(text == "back" or text.startswith("again") for text in got), got
+    finally:
+        servers.close()
+        redis.stop()
+
+
+BEHIND = [f"{n:05d} ".ljust(4096, ".") for n in range(3000)]
+"""12 MB of messages: more than the socket buffers between server and client hold."""
+
+
+def fall_behind(probe: GeneratedPackage, policy: str, retry: Retry | None) -> Reader:
+    """A subscriber that stops reading while 3,000 messages are published to a server whose
+    subscribers may be 8 messages behind; then it reads on."""
+    settings = ChannelSettings(backlog=8, history=5000, on_backlog_full=policy)  # type: ignore[arg-type]
+    servers = serve_probe(probe, settings)
+    server = next(servers)
+    feed = new_feed()
+    try:
+        with (
+            probe.client.Client(base_url=server.base_url) as publisher,
+            probe.client.Client(base_url=server.base_url, retry=retry) as client,
+        ):
+            reader = Reader(client.feeds.subscribe.execute_stream(params={"feed": feed}))
+            ready(publisher, feed, reader)
+            reader.reading.clear()
+            for start in range(0, len(BEHIND), 100):
+                texts = BEHIND[start : start + 100]
+                assert publisher.feeds.publish.execute(params={"feed": feed, "texts": texts})
+            reader.reading.set()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and reader._thread.is_alive():
+                if reader.deliveries and reader.deliveries[-1].text == BEHIND[-1]:
+                    break
+                time.sleep(0.05)
+            time.sleep(0.2)  # a repeat would come now
+            reader.stop()
+        return reader
+    finally:
+        servers.close()
+
+
+def test_a_subscriber_too_far_behind_ends_with_a_retryable_fail(probe: GeneratedPackage) -> None:
+    reader = fall_behind(probe, "fail", retry=None)
+    result = reader.call.get_result()
+    assert not result
+    assert result.fail.code == "SUBSCRIPTION_OVERFLOW"
+    assert result.fail.data.backlog == 8
+    got = reader.texts()
+    assert 0 < len(got) < len(BEHIND)
+    assert got == BEHIND[: len(got)], "what came before the fail came in order, with no gap"
+
+
+def test_a_client_with_retries_resumes_after_the_overflow_and_misses_nothing(
+    probe: GeneratedPackage,
+) -> None:
+    reader = fall_behind(probe, "fail", retry=QUICK)
+    assert reader.texts() == BEHIND
+
+
+def test_drop_oldest_keeps_the_newest_messages_in_order(probe: GeneratedPackage) -> None:
+    reader = fall_behind(probe, "drop_oldest", retry=None)
+    got = reader.texts()
+    assert got[-1] == BEHIND[-1], "the newest arrived"
+    assert len(got) < len(BEHIND), "older ones were dropped"
+    assert got == sorted(got), "in order"
+    assert len(set(got)) == len(got), "none twice"
