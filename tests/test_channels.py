@@ -3,18 +3,23 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from milkio_gen.channels import ChannelSettings
+from milkio_gen.config import ConfigError, load_config
 from milkio_gen.runtime.client import Retry
 from milkio_gen.runtime.server import create_app, create_router
 
-from tests.conftest import GeneratedPackage, RunningServer, serve_in_thread
+from tests.conftest import ROOT, GeneratedPackage, RunningServer, serve_in_thread
 from tests.fault_proxy import FaultProxy
 from tests.processes import free_port, start_server
 from tests.redis_server import RedisServer
@@ -326,3 +331,38 @@ def test_drop_oldest_keeps_the_newest_messages_in_order(probe: GeneratedPackage)
     assert len(got) < len(BEHIND), "older ones were dropped"
     assert got == sorted(got), "in order"
     assert len(set(got)) == len(got), "none twice"
+
+
+def test_pyproject_chooses_the_broker_and_the_environment_overrides_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[tool.milkio-gen]\napp = "examples.app"\n\n'
+        '[tool.milkio-gen.channels]\nbackend = "redis-streams"\nhistory = 50\n'
+    )
+    built = subprocess.run(
+        [sys.executable, "-m", "milkio_gen", "build"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    server = (tmp_path / "generated" / "server.py").read_text()
+    assert 'channels = ChannelSettings(backend="redis-streams", history=50)' in server
+    monkeypatch.setenv("MILKIO_CHANNELS_BACKEND", "memory")
+    assert ChannelSettings(backend="redis-streams", history=50).backend == "memory"
+
+    pyproject.write_text(
+        '[tool.milkio-gen]\napp = "examples.app"\n\n'
+        '[tool.milkio-gen.channels]\nbackend = "kafka"\nhistroy = 5\n'
+    )
+    with pytest.raises(ConfigError) as error:
+        load_config(tmp_path)
+    message = str(error.value)
+    assert message.startswith("[tool.milkio-gen.channels] in pyproject.toml: ")
+    assert "backend: Input should be 'memory', 'redis' or 'redis-streams'" in message
+    assert "histroy: Extra inputs are not permitted" in message
