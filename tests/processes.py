@@ -9,9 +9,9 @@ import sys
 import time
 
 import httpx
+from milkio_gen.testing import free_port
 
 from tests.conftest import ROOT, GeneratedPackage
-from tests.redis_server import free_port
 
 __all__ = ["free_port", "start_server"]
 

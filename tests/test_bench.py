@@ -29,3 +29,25 @@ def test_build_benchmark_runs_and_writes_its_figures(tmp_path: Path) -> None:
     assert figures["apis"] == 12
     assert len(figures["results"]) == 3
     assert all(row["seconds"] > 0 and row["peak_mib"] > 0 for row in figures["results"].values())
+
+
+@pytest.mark.timeout(300)
+def test_fanout_benchmark_runs_and_writes_its_figures(tmp_path: Path) -> None:
+    output = tmp_path / "fanout.json"
+    command = [sys.executable, "-m", "bench.fanout", "--subscribers", "20", "--messages", "3"]
+    completed = subprocess.run(
+        [*command, "--burst", "5", "--json", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "redis streams, 2 instances" in completed.stdout
+    figures = json.loads(output.read_text())
+    assert figures["subscribers"] == 20
+    for row in figures["results"].values():
+        assert row["lost"] == 0
+        assert row["burst_lost"] == 0
+        assert 0 < row["p50_ms"] <= row["p99_ms"] <= row["max_ms"]

@@ -18,11 +18,11 @@ from milkio_gen.channels import ChannelSettings
 from milkio_gen.config import ConfigError, load_config
 from milkio_gen.runtime.client import Retry
 from milkio_gen.runtime.server import create_app, create_router
+from milkio_gen.testing import RedisServer
 
 from tests.conftest import ROOT, GeneratedPackage, RunningServer, serve_in_thread
 from tests.fault_proxy import FaultProxy
 from tests.processes import free_port, start_server
-from tests.redis_server import RedisServer
 
 QUICK = Retry(attempts=40, backoff=0.05, max_backoff=0.2)
 

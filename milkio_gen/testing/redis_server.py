@@ -1,4 +1,5 @@
-"""A real `redis-server` on a free port of 127.0.0.1, started and stopped by the tests."""
+"""A throwaway `redis-server` on a free port of 127.0.0.1, for tests and benchmarks of apps
+whose channels run on Redis. It keeps nothing on disk."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""The app of the fan-out benchmark: one channel, a publisher and a subscriber."""
