@@ -12,7 +12,14 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["MANIFEST_VERSION", "ApiEntry", "FailCodeEntry", "Manifest", "SourceRef"]
+__all__ = [
+    "MANIFEST_VERSION",
+    "ApiEntry",
+    "ChannelEntry",
+    "FailCodeEntry",
+    "Manifest",
+    "SourceRef",
+]
 
 MANIFEST_VERSION = 1
 
@@ -72,6 +79,16 @@ class FailCodeEntry(_Strict):
     data: JsonSchema = Field(description="Schema of the fail's `data`.")
 
 
+class ChannelEntry(_Strict):
+    """A channel the app declares (`Channel(name, type)`): actions publish to it, or to its
+    keyed channels `name:key`, and stream actions subscribe to it."""
+
+    name: str
+    python: PythonRef
+    source: SourceRef | None
+    message: JsonSchema = Field(description="Schema of each message.")
+
+
 class Manifest(_Strict):
     schema_: str = Field(
         default="./manifest.schema.json",
@@ -85,6 +102,7 @@ class Manifest(_Strict):
     )
     apis: list[ApiEntry]
     fail_codes: list[FailCodeEntry]
+    channels: list[ChannelEntry] = Field(default_factory=list[ChannelEntry])
     defs: dict[str, JsonSchema] = Field(validation_alias="$defs", serialization_alias="$defs")
 
     def to_json(self) -> bytes:

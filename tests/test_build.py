@@ -87,6 +87,19 @@ def test_manifest_describes_every_api_of_the_example() -> None:
     assert {"NOT_FOUND", "TYPE_SAFE_ERROR", "INTERNAL_SERVER_ERROR", "NETWORK_ERROR"} <= set(codes)
     # What the server sends has every field of a model, defaults included.
     assert manifest["$defs"]["TypeSafeErrorData"]["required"] == ["path", "expected", "value"]
+    room_lines = (ROOT / "examples/app/chat/room.py").read_text().splitlines()
+    assert manifest["channels"] == [
+        {
+            "name": "room",
+            "python": {"module": "examples.app.chat.room", "name": "rooms"},
+            "source": {
+                "file": "examples/app/chat/room.py",
+                "line": room_lines.index('rooms = Channel("room", Message)') + 1,
+            },
+            "message": {"$ref": "#/$defs/Message"},
+        }
+    ]
+    assert apis["chat/subscribe"]["tracked"] is True
 
 
 def test_build_flags_check_and_stable_bytes(tmp_path: Path) -> None:
@@ -163,6 +176,8 @@ def test_every_error_of_an_app_is_reported_at_once_with_file_line_and_fix(tmp_pa
         ("tests/bad_apps/many/silent_any.py:19", "[silent-any] result is a bare `dict`"),
         ("tests/bad_apps/many/duplicate.py:9", "two APIs have the path 'same/path'"),
         ("tests/bad_apps/many/duplicate.py:14", "has no valid API path ('/bad path')"),
+        ("tests/bad_apps/many/channels.py:12", "two channels are named 'notes'"),
+        ("tests/bad_apps/many/channels.py:13", "channel 'callbacks': message is a callable"),
     ]
     for location, problem in expected:
         matching = [line for line in errors.splitlines() if line.startswith(f"error: {location}:")]

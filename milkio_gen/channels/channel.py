@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
@@ -23,18 +24,26 @@ class Channel(Generic[MessageT]):
     ```
     """
 
-    __slots__ = ("__dict__", "message_type", "name")
+    __slots__ = ("__dict__", "defined_at", "message_type", "name")
 
     def __init__(self, name: str, message_type: type[MessageT] | Any) -> None:
         if not name or any(character in name for character in "\r\n\0 "):
             raise ValueError(f"a channel name is not empty and holds no space: {name!r}")
         self.name = name
         self.message_type: Any = message_type
+        caller = sys._getframe(1)  # pyright: ignore[reportPrivateUsage]
+        self.defined_at: tuple[str, str, int] = (
+            str(caller.f_globals.get("__name__", "")),
+            caller.f_code.co_filename,
+            caller.f_lineno,
+        )
+        """The module, file and line that made the channel, for the build to name."""
 
     def __call__(self, key: str | int) -> Channel[MessageT]:
         """The channel `name:key`, of the same message type: a room, a user, a job."""
         child = Channel[MessageT](f"{self.name}:{key}", self.message_type)
         child.__dict__["adapter"] = self.adapter
+        child.defined_at = self.defined_at
         return child
 
     @cached_property

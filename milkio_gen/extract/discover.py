@@ -1,4 +1,4 @@
-"""Finding the APIs and the fail codes of an app package, and naming their paths."""
+"""Finding the APIs, fail codes and channels of an app package, and naming API paths."""
 
 from __future__ import annotations
 
@@ -7,16 +7,18 @@ import pkgutil
 import re
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any, cast
 
 from ..api import ApiDefinition, get_definition
+from ..channels.channel import Channel
 from ..fails import FailCodes
 from ..signature import SourceLocation, source_location
 from .errors import BuildError
 
-__all__ = ["Discovery", "FoundApi", "FoundFailCodes", "discover"]
+__all__ = ["Discovery", "FoundApi", "FoundChannel", "FoundFailCodes", "discover"]
 
 _PATH = re.compile(r"^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
 
@@ -37,11 +39,20 @@ class FoundFailCodes:
     fail_codes: FailCodes
 
 
+@dataclass(frozen=True, slots=True)
+class FoundChannel:
+    module: str
+    name: str
+    channel: Channel[Any]
+    location: SourceLocation
+
+
 @dataclass(slots=True)
 class Discovery:
     apis: list[FoundApi]
     fail_codes: FoundFailCodes | None
     errors: list[BuildError]
+    channels: list[FoundChannel] = field(default_factory=list[FoundChannel])
 
 
 def _kebab(name: str) -> str:
@@ -115,6 +126,7 @@ def discover(app: str) -> Discovery:
 
     apis: list[FoundApi] = []
     fail_codes: list[FoundFailCodes] = []
+    channels: dict[int, FoundChannel] = {}
     for module in modules:
         seen: set[int] = set()
         for name, value in sorted(vars(module).items()):
@@ -131,8 +143,17 @@ def discover(app: str) -> Discovery:
                 found.fail_codes is value for found in fail_codes
             ):
                 fail_codes.append(FoundFailCodes(module.__name__, name, value))
+            elif isinstance(value, Channel) and value.defined_at[0] == module.__name__:
+                channel = cast(Channel[Any], value)
+                if id(channel) not in channels:
+                    channels[id(channel)] = _found_channel(module.__name__, name, channel)
 
     _check_paths(apis, errors)
+    found_channels = sorted(
+        channels.values(),
+        key=lambda found: (found.channel.name, found.location.file, found.location.line),
+    )
+    _check_channel_names(found_channels, errors)
     if len(fail_codes) > 1:
         places = ", ".join(f"{found.module}.{found.name}" for found in fail_codes)
         errors.append(
@@ -141,7 +162,35 @@ def discover(app: str) -> Discovery:
                 "keep a single `FailCodes()` object and register every code on it",
             )
         )
-    return Discovery(sorted(apis, key=lambda api: api.path), next(iter(fail_codes), None), errors)
+    return Discovery(
+        sorted(apis, key=lambda api: api.path),
+        next(iter(fail_codes), None),
+        errors,
+        found_channels,
+    )
+
+
+def _found_channel(module: str, name: str, channel: Channel[Any]) -> FoundChannel:
+    _, file, line = channel.defined_at
+    depth = len(module.split(".")) + (Path(file).stem == "__init__")
+    location = SourceLocation(Path(*Path(file).parts[-depth:]).as_posix(), line)
+    return FoundChannel(module, name, channel, location)
+
+
+def _check_channel_names(channels: list[FoundChannel], errors: list[BuildError]) -> None:
+    by_name: dict[str, FoundChannel] = {}
+    for found in channels:
+        other = by_name.setdefault(found.channel.name, found)
+        if other is not found:
+            errors.append(
+                BuildError(
+                    f"two channels are named {found.channel.name!r}: "
+                    f"{other.module}.{other.name} and {found.module}.{found.name}",
+                    "give each channel a name of its own; key one channel instead, as "
+                    "`rooms(room_id)`, for channels of the same kind",
+                    found.location,
+                )
+            )
 
 
 def _found_api(

@@ -6,7 +6,7 @@ import inspect
 from typing import Any
 
 from ..fails import BUILTIN_FAIL_CODES, FailCode
-from ..manifest import ApiEntry, FailCodeEntry, Manifest, PythonRef, SourceRef
+from ..manifest import ApiEntry, ChannelEntry, FailCodeEntry, Manifest, PythonRef, SourceRef
 from ..signature import ApiSignature, SignatureError, read_signature
 from .carried import Uncarried, find_uncarried
 from .discover import FoundApi, discover
@@ -82,6 +82,20 @@ def extract(app: str) -> Manifest:
                 where[request.key] = api.location
     for fail in fail_codes:
         requests.append(SchemaRequest(("fail data", fail.code), "serialization", fail.data_type))
+    for found in discovery.channels:
+        key: SchemaKey = ("message", found.channel.name)
+        problems = find_uncarried(found.channel.message_type, "message")
+        for problem in problems:
+            errors.append(
+                BuildError(
+                    f"channel {found.channel.name!r}: {problem.where} {problem.problem}",
+                    problem.fix,
+                    found.location,
+                )
+            )
+        if not problems:
+            requests.append(SchemaRequest(key, "serialization", found.channel.message_type))
+            where[key] = found.location
 
     schema_set = _collect_schemas(requests, app, errors, where)
     if errors:
@@ -104,6 +118,15 @@ def extract(app: str) -> Manifest:
                 data=schema_set.schemas[("fail data", fail.code)],
             )
             for fail in fail_codes
+        ],
+        channels=[
+            ChannelEntry(
+                name=found.channel.name,
+                python=PythonRef(module=found.module, name=found.name),
+                source=SourceRef(file=found.location.file, line=found.location.line),
+                message=schema_set.schemas[("message", found.channel.name)],
+            )
+            for found in discovery.channels
         ],
         defs=schema_set.defs,
     )
