@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -59,6 +59,7 @@ class Context:
         passed (`deadline`), or the server shuts down (`shutdown`). Read it in `finally`."""
         self._scope = scope
         self._receive = receive
+        self._subscriptions: list[AsyncGenerator[Any, None]] = []
 
     @cached_property
     def headers(self) -> Headers:
@@ -111,4 +112,13 @@ class Context:
         first gets every message after it that the channel's history holds; otherwise the
         last `history` messages come first. Ends, and unsubscribes, when the stream stops."""
         after = self.last_event_id if resume else None
-        return self.channels.subscribe(channel, after=after, history=history)
+        subscription = self.channels.subscribe(channel, after=after, history=history)
+        self._subscriptions.append(subscription)
+        return subscription
+
+    async def close_subscriptions(self) -> None:
+        """End the call's subscriptions; the server does so once the action has ended, so
+        none outlives its stream, even one the action left suspended in its loop."""
+        subscriptions, self._subscriptions = self._subscriptions, []
+        for subscription in subscriptions:
+            await subscription.aclose()

@@ -75,6 +75,7 @@ class Reader:
 
     def stop(self) -> None:
         self.call.close()
+        self.reading.set()
         self._thread.join(5)
 
 
@@ -136,6 +137,7 @@ def test_a_subscription_ends_with_its_stream_whatever_ends_it(probe: GeneratedPa
             assert result.fail.code == "TYPE_SAFE_ERROR"
             assert result.fail.data.path == "Last-Event-ID"
             assert not broker.plugin._channels[f"feed:{feed}"], "failed at its start"
+
     finally:
         servers.close()
 
@@ -366,3 +368,28 @@ def test_pyproject_chooses_the_broker_and_the_environment_overrides_it(
     assert message.startswith("[tool.milkio-gen.channels] in pyproject.toml: ")
     assert "backend: Input should be 'memory', 'redis' or 'redis-streams'" in message
     assert "histroy: Extra inputs are not permitted" in message
+
+
+def test_the_server_ends_a_subscription_the_action_left_suspended(probe: GeneratedPackage) -> None:
+    """The action is stopped at its `yield` (its client stopped reading) while it holds on to
+    its subscription: the server closes the subscription itself."""
+    servers = serve_probe(probe, ChannelSettings())
+    server = next(servers)
+    feed = new_feed()
+    try:
+        app: Any = server.server.config.app
+        subscribers = app.state["milkio_channels"].plugin._channels
+        with probe.client.Client(base_url=server.base_url) as client:
+            hoarder = Reader(client.feeds.hoarding.execute_stream(params={"feed": feed}))
+            ready(client, feed, hoarder)
+            hoarder.reading.clear()
+            for start in range(0, len(BEHIND), 100):
+                texts = BEHIND[start : start + 100]
+                assert client.feeds.publish.execute(params={"feed": feed, "texts": texts})
+            hoarder.stop()
+            deadline = time.monotonic() + 5
+            while subscribers[f"feed:{feed}"] and time.monotonic() < deadline:
+                time.sleep(0.01)
+        assert not subscribers[f"feed:{feed}"], "the subscription outlived its stream"
+    finally:
+        servers.close()

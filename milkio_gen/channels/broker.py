@@ -10,7 +10,7 @@ policy.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, TypeVar, cast
 
 from litestar.channels import ChannelsPlugin
@@ -95,7 +95,7 @@ class Broker(InitPlugin):
         *,
         after: str | None = None,
         history: int = 0,
-    ) -> AsyncIterator[Tracked[MessageT]]:
+    ) -> AsyncGenerator[Tracked[MessageT], None]:
         """Messages of `channel` as they are published, each `Tracked` by its id.
 
         `after`: an id (a client's `Last-Event-ID`): first every message after it that the

@@ -46,3 +46,16 @@ async def subscribe(params: Subscribe, context: Context) -> AsyncIterator[Tracke
     pid = os.getpid()
     async for note in context.subscribe(feeds(params.feed), history=params.history):
         yield Tracked(note.id, Delivery(text=note.chunk.text, pid=pid))
+
+
+kept: list[AsyncIterator[Tracked[Note]]] = []
+"""Subscriptions `hoarding` holds on to, so that only the server can end them."""
+
+
+@define_api()
+async def hoarding(params: Subscribe, context: Context) -> AsyncIterator[Tracked[Note]]:
+    """Subscribes, and keeps a reference to its subscription past the stream's end."""
+    subscription = context.subscribe(feeds(params.feed))
+    kept.append(subscription)
+    async for note in subscription:
+        yield note

@@ -109,6 +109,8 @@ class _ApiServer:
                 data = binding.encode_output(await binding.call(params, context))
             except Exception as error:
                 return await respond(send, execute_id, self._fail_for(error, binding, execute_id))
+            finally:
+                await context.close_subscriptions()
             body = success_envelope(execute_id, data)
             return await _send_response(send, _JSON_HEADERS, body)
 
@@ -145,7 +147,10 @@ class _ApiServer:
             ),
         )
         handshake = success_envelope(execute_id, HANDSHAKE_DATA)
-        await pump.run(_start(_STREAM_HEADERS), sse.encode_event(ENVELOPE_PREFIX + handshake))
+        try:
+            await pump.run(_start(_STREAM_HEADERS), sse.encode_event(ENVELOPE_PREFIX + handshake))
+        finally:
+            await context.close_subscriptions()
 
     def _fail_for(self, error: BaseException, binding: ApiBinding, execute_id: str) -> Fail:
         """The fail an exception of the action becomes; anything unexpected is logged, not sent."""
