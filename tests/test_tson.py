@@ -249,3 +249,20 @@ def test_nested_int_containers_round_trip(value: dict[str, list[int]]) -> None:
 @given(st.text())
 def test_any_string_stays_itself(value: str) -> None:
     assert Tson(str).loads(Tson(str).dumps(value)) == value
+
+
+@pytest.mark.parametrize("number", [-(2**63) - 1, 2**64, 10**30, -(10**30), 2**63 - 1])
+def test_integers_beyond_64_bits_stay_exact_in_untyped_places(number: int) -> None:
+    """orjson reads them as floats and cannot write them: the client's envelope and the
+    codecs of `Any` keep every digit."""
+    from milkio_gen.runtime import exact_json
+    from milkio_gen.runtime.client.protocol import load_envelope
+
+    codec: Tson[Any] = Tson(Any)
+    data = codec.dumps({"n": [number]})
+    assert data == b'{"n":[' + str(number).encode() + b"]}"
+    assert codec.loads(data) == {"n": [number]}
+    envelope = load_envelope(b'{"success":true,"data":' + data + b"}")
+    assert envelope is not None
+    assert envelope["data"] == {"n": [number]}
+    assert exact_json.loads(exact_json.dumps(envelope)) == envelope

@@ -17,6 +17,7 @@ import orjson
 from pydantic import TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
+from . import exact_json
 from .tson_plan import Plan, build_plans, json_kind
 
 __all__ = ["MAX_SAFE_INTEGER", "PlanCompiler", "Tson"]
@@ -33,8 +34,6 @@ MARKER = b'"t!'
 Direction = Literal["send", "receive"]
 Transform = Callable[[Any], Any]
 Schema = dict[str, Any]
-
-_INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1  # what orjson can write as a number
 
 
 def _send_date(value: Any) -> Any:
@@ -214,21 +213,6 @@ def _identity(value: Any) -> Any:
     return value
 
 
-def _json_number(value: int) -> Any:
-    # orjson cannot write integers outside 64 bits: those go in pre-serialized.
-    return value if _INT64_MIN <= value <= _UINT64_MAX else orjson.Fragment(str(value).encode())
-
-
-def _writable(value: Any) -> Any:
-    if type(value) is int:
-        return _json_number(value)
-    if type(value) is dict:
-        return {k: _writable(v) for k, v in cast(dict[str, Any], value).items()}
-    if type(value) is list:
-        return [_writable(v) for v in cast(list[Any], value)]
-    return value
-
-
 class Tson(Generic[T]):
     """The TSON codec of one type: `dumps` a value to bytes, `loads` bytes to a value.
 
@@ -259,11 +243,11 @@ class Tson(Generic[T]):
         if self._send is None:
             return self._adapter.dump_json(value, by_alias=True, warnings=warnings)
         data = self._adapter.dump_python(value, mode="json", by_alias=True, warnings=warnings)
-        return orjson.dumps(self._send(data))
+        return exact_json.dumps(self._send(data))
 
     def loads(self, data: bytes) -> T:
         """Validate TSON bytes into the type; raises `pydantic.ValidationError`."""
         if self._receive is None or MARKER not in data:
             return self._adapter.validate_json(data)
-        plain = self._receive(orjson.loads(data))
-        return self._adapter.validate_json(orjson.dumps(_writable(plain)))
+        plain = self._receive(exact_json.loads(data))
+        return self._adapter.validate_json(orjson.dumps(exact_json.writable(plain)))

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar, cast
 
-import orjson
 from pydantic import ValidationError
 
+from .. import exact_json
 from ..sse import ServerSentEvent
 from ..tson import Tson
 from ..type_safe import type_safe_error
@@ -33,8 +33,8 @@ STREAM_ACCEPT = "text/event-stream"
 def load_envelope(data: bytes) -> dict[str, Any] | None:
     """A result envelope as a dict (its TSON still encoded), or None when it is not one."""
     try:
-        envelope = orjson.loads(data)
-    except orjson.JSONDecodeError:
+        envelope = exact_json.loads(data)
+    except ValueError:  # json.JSONDecodeError, orjson's included
         return None
     return cast(dict[str, Any], envelope) if isinstance(envelope, dict) else None
 
@@ -91,7 +91,7 @@ class Codec(Generic[FailT]):
     def fail_from(self, envelope: Mapping[str, Any]) -> Failure[FailT]:
         execute_id = envelope.get("executeId")
         try:
-            fail = self._fail.loads(orjson.dumps(envelope["fail"]))
+            fail = self._fail.loads(exact_json.dumps(envelope["fail"]))
         except (KeyError, ValidationError):
             return self.network_error(f"the server sent an unknown fail: {envelope.get('fail')!r}")
         return Failure(fail, execute_id if isinstance(execute_id, str) else None)
@@ -103,7 +103,7 @@ class Codec(Generic[FailT]):
         if envelope.get("success") is not True:
             return self.fail_from(envelope)
         try:
-            data = spec.output.loads(orjson.dumps(envelope.get("data")))
+            data = spec.output.loads(exact_json.dumps(envelope.get("data")))
         except ValidationError as error:
             detail = type_safe_error(error.errors()[0], "$result").model_dump()
             return self.client_fail("TYPE_SAFE_ERROR", detail)
