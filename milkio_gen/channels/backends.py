@@ -4,6 +4,11 @@ resume after the last message it got: in memory, on Redis streams, and on Redis 
 
 The plugin passes payloads through as opaque bytes; ours are framed as `id \\n data`, the id
 empty where the backend has none.
+
+Subscribing only records which channels the process wants, and never fails or waits: each
+Redis backend has one reader task that brings Redis in line with that (and back in line
+after a reconnect), and `ready(channel)` tells when a channel is live. So a subscription
+cut short by a cancel or a Redis outage leaves nothing half-done behind.
 """
 
 from __future__ import annotations
@@ -12,11 +17,14 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import re
 import time
+import uuid
 from abc import abstractmethod
 from collections import OrderedDict, deque
 from collections.abc import AsyncGenerator, Iterable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 from litestar.channels.backends.base import ChannelsBackend
 
@@ -26,6 +34,7 @@ if TYPE_CHECKING:
     from .settings import ChannelSettings
 
 __all__ = [
+    "HistorySlice",
     "IdentifyingBackend",
     "MemoryBackend",
     "RedisPubSubBackend",
@@ -41,6 +50,8 @@ logger = logging.getLogger("milkio_gen.channels")
 _Entries = list[tuple[bytes, dict[bytes, bytes]]]
 """Stream entries as redis-py gives them: ids with their fields."""
 
+_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
+
 
 def frame(message_id: bytes, data: bytes) -> bytes:
     return message_id + b"\n" + data
@@ -52,15 +63,28 @@ def unframe(payload: bytes) -> tuple[str | None, bytes]:
 
 
 def id_order(message_id: str) -> tuple[int, int]:
-    """Ids are `milliseconds-sequence`, as Redis streams make them: they sort as pairs."""
+    """Ids are `milliseconds-sequence`, as Redis streams make them: they sort as pairs.
+    Raises ValueError for anything else."""
+    if not _ID.match(message_id):
+        raise ValueError(f"not a message id: {message_id!r}")
     milliseconds, _, sequence = message_id.partition("-")
-    return int(milliseconds), int(sequence or 0)
+    return int(milliseconds), int(sequence)
+
+
+@dataclass(frozen=True, slots=True)
+class HistorySlice:
+    """What a channel's history holds after an id."""
+
+    payloads: list[bytes]
+    """The framed messages after the id, oldest first."""
+    newest: tuple[int, int] | None
+    """The newest id the channel has, None if it has none."""
+    gap: bool
+    """Messages after the id were dropped from the history: the resume is not whole."""
 
 
 class IdentifyingBackend(ChannelsBackend):
     """A channels backend whose events are framed with their ids."""
-
-    keeps_history: bool = True
 
     async def publish(self, data: bytes, channels: Iterable[str]) -> None:
         for channel in channels:
@@ -70,10 +94,11 @@ class IdentifyingBackend(ChannelsBackend):
     async def publish_one(self, data: bytes, channel: str) -> str | None:
         """Publish, returning the message's id (None where the backend gives none)."""
 
+    async def ready(self, channel: str) -> None:
+        """Wait until messages published to `channel` from now on reach this process."""
+
     @abstractmethod
-    async def history_after(self, channel: str, after: str) -> list[bytes]:
-        """The framed messages of `channel` after the id `after`, oldest first, as far as the
-        history goes."""
+    async def history_after(self, channel: str, after: tuple[int, int]) -> HistorySlice: ...
 
     async def get_history(self, channel: str, limit: int | None = None) -> list[bytes]:
         return []
@@ -87,6 +112,8 @@ class MemoryBackend(IdentifyingBackend):
         self._history_length = history
         self._max_channels = max_channels
         self._history: OrderedDict[str, deque[tuple[tuple[int, int], bytes]]] = OrderedDict()
+        self._dropped: dict[str, tuple[int, int]] = {}
+        """The newest id each channel's history let go of."""
         self._subscribed: set[str] = set()
         self._queue: asyncio.Queue[tuple[str, bytes]] | None = None
         self._started_ms = int(time.time() * 1000)
@@ -105,17 +132,23 @@ class MemoryBackend(IdentifyingBackend):
         message_id = f"{order[0]}-{order[1]}"
         payload = frame(message_id.encode(), data)
         if self._history_length:
-            history = self._history.get(channel)
-            if history is None:
-                history = self._history[channel] = deque(maxlen=self._history_length)
-                if len(self._history) > self._max_channels:
-                    self._history.popitem(last=False)  # the channel quiet the longest
-            else:
-                self._history.move_to_end(channel)
-            history.append((order, payload))
+            self._remember(channel, order, payload)
         if channel in self._subscribed:
             self._queue.put_nowait((channel, payload))
         return message_id
+
+    def _remember(self, channel: str, order: tuple[int, int], payload: bytes) -> None:
+        history = self._history.get(channel)
+        if history is None:
+            history = self._history[channel] = deque(maxlen=self._history_length)
+            if len(self._history) > self._max_channels:
+                quiet, _ = self._history.popitem(last=False)  # the channel quiet the longest
+                self._dropped.pop(quiet, None)
+        else:
+            self._history.move_to_end(channel)
+        if len(history) == history.maxlen:
+            self._dropped[channel] = history[0][0]
+        history.append((order, payload))
 
     async def subscribe(self, channels: Iterable[str]) -> None:
         self._subscribed.update(channels)
@@ -132,9 +165,14 @@ class MemoryBackend(IdentifyingBackend):
             if channel in self._subscribed:
                 yield channel, payload
 
-    async def history_after(self, channel: str, after: str) -> list[bytes]:
-        start = id_order(after)
-        return [payload for order, payload in self._history.get(channel, ()) if order > start]
+    async def history_after(self, channel: str, after: tuple[int, int]) -> HistorySlice:
+        history = self._history.get(channel, ())
+        dropped = self._dropped.get(channel)
+        return HistorySlice(
+            payloads=[payload for order, payload in history if order > after],
+            newest=history[-1][0] if history else None,
+            gap=dropped is not None and dropped > after,
+        )
 
     async def get_history(self, channel: str, limit: int | None = None) -> list[bytes]:
         history = [payload for _, payload in self._history.get(channel, ())]
@@ -142,13 +180,20 @@ class MemoryBackend(IdentifyingBackend):
 
 
 class _RedisBackend(IdentifyingBackend):
-    """What both Redis backends share: a client, key names, and a wait between tries while
-    Redis is unreachable."""
+    """What both Redis backends share: the channels wanted, one reader task that keeps Redis
+    in line with them, a wake-up for that reader, and a wait between tries while Redis is
+    unreachable."""
 
     def __init__(self, redis: Redis, *, key_prefix: str) -> None:
         # redis-py's answers are typed loosely (bytes | str | None): its client is Any here.
         self._redis: Any = redis
         self._key_prefix = key_prefix
+        self._wanted: dict[str, asyncio.Event] = {}
+        """The channels this process subscribes to, each with an event set once it is live."""
+        self._changed = asyncio.Event()
+        self._wake_key = f"{key_prefix}:wake:{uuid.uuid4().hex}"
+        self._waking: asyncio.Task[None] | None = None
+        self._closed = False
 
     def _key(self, channel: str) -> str:
         return f"{self._key_prefix}:{channel}"
@@ -157,7 +202,34 @@ class _RedisBackend(IdentifyingBackend):
         pass
 
     async def on_shutdown(self) -> None:
+        self._closed = True
+        if self._waking is not None:
+            self._waking.cancel()
         await self._redis.aclose()
+
+    async def subscribe(self, channels: Iterable[str]) -> None:
+        for channel in channels:
+            self._wanted.setdefault(channel, asyncio.Event())
+        self._poke()
+
+    async def unsubscribe(self, channels: Iterable[str]) -> None:
+        for channel in channels:
+            self._wanted.pop(channel, None)
+        self._poke()
+
+    async def ready(self, channel: str) -> None:
+        live = self._wanted.get(channel)
+        if live is not None:
+            await live.wait()
+
+    def _poke(self) -> None:
+        """Have the reader look at the wanted channels again, ending its blocking read."""
+        self._changed.set()
+        if not self._closed and (self._waking is None or self._waking.done()):
+            self._waking = asyncio.get_running_loop().create_task(self._wake())
+
+    @abstractmethod
+    async def _wake(self) -> None: ...
 
     @staticmethod
     async def _wait_after(error: Exception, failures: int) -> None:
@@ -165,6 +237,13 @@ class _RedisBackend(IdentifyingBackend):
         if failures == 0:
             logger.warning("Redis is unreachable (%s): trying again", error)
         await asyncio.sleep(delay)
+
+
+def _redis_errors() -> tuple[type[Exception], ...]:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return (RedisConnectionError, RedisTimeoutError, OSError)
 
 
 class RedisStreamsBackend(_RedisBackend):
@@ -176,9 +255,7 @@ class RedisStreamsBackend(_RedisBackend):
         self._history_length = max(history, 1)
         self._ttl_ms = int(history_ttl * 1000)
         self._positions: dict[str, bytes] = {}
-        """The id after which each subscribed channel's stream is read."""
-        self._wake_key = f"{key_prefix}:wake:{id(self)}-{time.time_ns()}"
-        self._changed = asyncio.Event()
+        """The id after which each live channel's stream is read."""
 
     async def publish_one(self, data: bytes, channel: str) -> str:
         key = self._key(channel)
@@ -188,45 +265,40 @@ class RedisStreamsBackend(_RedisBackend):
             message_id, _ = await pipe.execute()
         return message_id.decode() if isinstance(message_id, bytes) else str(message_id)
 
-    async def subscribe(self, channels: Iterable[str]) -> None:
-        for channel in channels:
-            if channel in self._positions:
-                continue
-            # Read from the stream's last id now: what is published from here on is delivered.
-            last = await self._redis.xrevrange(self._key(channel), count=1)
-            self._positions[channel] = last[0][0] if last else b"0-0"
-        await self._wake()
-
-    async def unsubscribe(self, channels: Iterable[str]) -> None:
-        for channel in channels:
-            self._positions.pop(channel, None)
-
     async def _wake(self) -> None:
-        """End the reader's blocking wait, so it reads the channels subscribed since."""
-        self._changed.set()
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):  # the reader finds out by itself, later
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.xadd(self._wake_key, {"w": b""}, maxlen=1, approximate=False)
                 pipe.pexpire(self._wake_key, 60_000)
                 await pipe.execute()
 
     async def stream_events(self) -> AsyncGenerator[tuple[str, bytes], None]:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-
+        errors = _redis_errors()
         failures = 0
-        wake_position: bytes = b"$"
+        wake_position = b"0-0"  # the wake key is this instance's own: all of it is new
         while True:
-            if not self._positions:
-                self._changed.clear()
+            self._changed.clear()
+            for channel in list(self._positions):
+                if channel not in self._wanted:
+                    del self._positions[channel]
+            if not self._wanted:
                 await self._changed.wait()
                 continue
-            channels = {self._key(channel): channel for channel in self._positions}
-            streams: dict[Any, Any] = {key: self._positions[c] for key, c in channels.items()}
-            streams[self._wake_key] = wake_position
             try:
+                for channel, live in list(self._wanted.items()):
+                    if not live.is_set():  # new, or unsubscribed and subscribed again
+                        # Read from the stream's newest id: what is published after it comes.
+                        newest = await self._redis.xrevrange(self._key(channel), count=1)
+                        if self._wanted.get(channel) is live:
+                            self._positions[channel] = newest[0][0] if newest else b"0-0"
+                            live.set()
+                if self._changed.is_set():
+                    continue  # wanted channels changed meanwhile: look again first
+                keys = {self._key(channel): channel for channel in self._positions}
+                streams: dict[str, bytes] = {key: self._positions[c] for key, c in keys.items()}
+                streams[self._wake_key] = wake_position
                 answer: list[tuple[bytes, _Entries]] = await self._redis.xread(streams, block=5000)
-            except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+            except errors as error:
                 await self._wait_after(error, failures)
                 failures += 1
                 continue
@@ -238,35 +310,61 @@ class RedisStreamsBackend(_RedisBackend):
                 if key == self._wake_key:
                     wake_position = entries[-1][0]
                     continue
-                channel = channels.get(key)
-                if channel is None or channel not in self._positions:
+                channel = keys.get(key)
+                if channel is None:
                     continue
                 for entry_id, fields in entries:
+                    if channel not in self._positions:
+                        break  # unsubscribed while these were delivered
                     self._positions[channel] = entry_id
                     yield channel, frame(entry_id, fields[b"d"])
 
-    async def history_after(self, channel: str, after: str) -> list[bytes]:
-        entries: _Entries = await self._redis.xrange(self._key(channel), min=f"({after}")
-        return [frame(entry_id, fields[b"d"]) for entry_id, fields in entries]
+    async def history_after(self, channel: str, after: tuple[int, int]) -> HistorySlice:
+        key = self._key(channel)
+        start = f"({after[0]}-{after[1]}"
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xrange(key, min=start)
+            pipe.xrevrange(key, count=1)
+            pipe.xinfo_stream(key)
+            results = await pipe.execute(raise_on_error=False)
+        entries: _Entries = results[0]
+        newest: _Entries = results[1]
+        dropped = _dropped_id(results[2])
+        return HistorySlice(
+            payloads=[frame(entry_id, fields[b"d"]) for entry_id, fields in entries],
+            newest=id_order(newest[0][0].decode()) if newest else None,
+            gap=dropped is not None and id_order(dropped) > after,
+        )
 
     async def get_history(self, channel: str, limit: int | None = None) -> list[bytes]:
         entries: _Entries = await self._redis.xrevrange(self._key(channel), count=limit)
         return [frame(entry_id, fields[b"d"]) for entry_id, fields in reversed(entries)]
 
 
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _dropped_id(info: Any) -> str | None:
+    """The newest id Redis trimmed from a stream (Redis 7 keeps it in `XINFO STREAM`); None
+    for a stream that does not exist (expired, or lost in a restart) or an older Redis."""
+    fields = cast("dict[str, Any]", info) if isinstance(info, dict) else {}
+    dropped = fields.get("max-deleted-entry-id")
+    return None if dropped is None or _text(dropped) == "0-0" else _text(dropped)
+
+
 class RedisPubSubBackend(_RedisBackend):
     """Redis pub/sub: the lightest across processes, with no ids and no history; a message
     published while Redis or a subscriber's connection is down is lost."""
 
-    keeps_history = False
-
     def __init__(self, redis: Redis, *, key_prefix: str) -> None:
         super().__init__(redis, key_prefix=key_prefix)
         self._pubsub: Any = self._redis.pubsub()
-        self._subscribed: set[str] = set()
-        self._changed = asyncio.Event()
+        self._requested: set[str] = set()
+        """Channels the pub/sub connection was asked to subscribe to."""
 
     async def on_shutdown(self) -> None:
+        self._closed = True
         await self._pubsub.aclose()
         await super().on_shutdown()
 
@@ -274,52 +372,55 @@ class RedisPubSubBackend(_RedisBackend):
         await self._redis.publish(self._key(channel), data)
         return None
 
-    async def subscribe(self, channels: Iterable[str]) -> None:
-        new = set(channels) - self._subscribed
-        self._subscribed.update(new)
-        if new:
-            await self._pubsub.subscribe(*(self._key(channel) for channel in new))
-        self._changed.set()
-
-    async def unsubscribe(self, channels: Iterable[str]) -> None:
-        gone = set(channels) & self._subscribed
-        self._subscribed.difference_update(gone)
-        if gone:
-            with contextlib.suppress(Exception):  # Redis may be down: it forgets them anyway
-                await self._pubsub.unsubscribe(*(self._key(channel) for channel in gone))
+    async def _wake(self) -> None:
+        with contextlib.suppress(Exception):  # the reader finds out by itself, later
+            await self._redis.publish(self._wake_key, b"")
 
     async def stream_events(self) -> AsyncGenerator[tuple[str, bytes], None]:
-        from redis.exceptions import ConnectionError as RedisConnectionError
-        from redis.exceptions import TimeoutError as RedisTimeoutError
-
+        errors = _redis_errors()
         prefix = len(self._key_prefix) + 1
         failures = 0
         while True:
-            if not self._subscribed:
-                self._changed.clear()
+            self._changed.clear()
+            if not self._wanted and not self._requested:
                 await self._changed.wait()
                 continue
             try:
+                # Only this task talks to the pub/sub connection, which is not safe to share.
+                if not self._pubsub.subscribed:
+                    await self._pubsub.subscribe(self._wake_key)
+                added = self._wanted.keys() - self._requested
+                if added:
+                    await self._pubsub.subscribe(*(self._key(channel) for channel in added))
+                    self._requested |= added
+                removed = self._requested - self._wanted.keys()
+                if removed:
+                    await self._pubsub.unsubscribe(*(self._key(channel) for channel in removed))
+                    self._requested -= removed
+                if self._changed.is_set():
+                    continue
                 # On a new connection, redis-py subscribes again to every channel it had.
-                message = await self._pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=1.0
-                )
-            except (RedisConnectionError, RedisTimeoutError, OSError) as error:
+                message = await self._pubsub.get_message(timeout=5.0)
+            except errors as error:
                 await self._wait_after(error, failures)
                 failures += 1
                 continue
             if failures:
                 logger.warning("Redis is reachable again")
                 failures = 0
-            if message is None or message["type"] != "message":
+            if message is None or message["type"] not in ("message", "subscribe"):
                 continue
-            raw = message["channel"]
-            channel = (raw.decode() if isinstance(raw, bytes) else raw)[prefix:]
-            if channel in self._subscribed:
+            channel = _text(message["channel"])[prefix:]
+            live = self._wanted.get(channel)
+            if live is None:
+                continue
+            if message["type"] == "subscribe":
+                live.set()  # Redis confirmed it: what is published from now on comes
+            else:
                 yield channel, frame(b"", message["data"])
 
-    async def history_after(self, channel: str, after: str) -> list[bytes]:
-        return []
+    async def history_after(self, channel: str, after: tuple[int, int]) -> HistorySlice:
+        return HistorySlice(payloads=[], newest=None, gap=False)
 
 
 def create_backend(settings: ChannelSettings) -> IdentifyingBackend:

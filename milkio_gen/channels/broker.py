@@ -10,6 +10,7 @@ policy.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, TypeVar, cast
 
@@ -30,6 +31,8 @@ MessageT = TypeVar("MessageT")
 
 STATE_KEY = "milkio_channels"
 
+logger = logging.getLogger("milkio_gen.channels")
+
 
 class _Overflow(Exception):
     pass
@@ -40,6 +43,18 @@ class _Subscriber(Subscriber):
     delivered, then the subscription ends (`backoff` would drop new messages in silence)."""
 
     overflowed = False
+
+    async def put(self, item: bytes | None) -> None:
+        if item is None:
+            # The end, put by `unsubscribe`: what waits is dropped, so that a full backlog
+            # cannot block the unsubscribing.
+            queue = cast("asyncio.Queue[bytes | None]", self._queue)
+            while not queue.empty():
+                queue.get_nowait()
+                queue.task_done()
+            queue.put_nowait(None)
+            return
+        await super().put(item)
 
     def put_nowait(self, item: bytes | None) -> bool:
         if not self.overflowed and super().put_nowait(item):
@@ -102,23 +117,40 @@ class Broker(InitPlugin):
         history holds. `history`: otherwise, first the last `history` messages. The
         subscription ends when the iteration does, whatever ends it.
         """
-        subscriber: _Subscriber = await self._call(self.plugin.subscribe(channel.name))  # type: ignore[assignment]
+        start: tuple[int, int] | None = None
+        if after is not None:
+            try:
+                start = id_order(after)
+            except ValueError:
+                problem = TypeSafeErrorData(
+                    path="Last-Event-ID", expected="a message id", value=after
+                )
+                raise Reject("TYPE_SAFE_ERROR", problem) from None
+        # Subscribing only records the wish (it cannot fail half-way); what could fail or be
+        # cancelled comes after, inside the `try` that unsubscribes.
+        subscriber = cast(_Subscriber, await self.plugin.subscribe(channel.name))
         try:
+            await self._call(
+                asyncio.wait_for(self.backend.ready(channel.name), self.settings.subscribe_timeout)
+            )
             last: tuple[int, int] | None = None
-            backlog: list[bytes]
-            if after is not None:
-                try:
-                    last = id_order(after)
-                except ValueError:
-                    problem = TypeSafeErrorData(
-                        path="Last-Event-ID", expected="a message id", value=after
+            backlog: list[bytes] = []
+            if start is not None:
+                found = await self._call(self.backend.history_after(channel.name, start))
+                backlog = found.payloads
+                if found.gap:
+                    logger.warning(
+                        "resuming %s after %s: older messages than the history keeps were "
+                        "missed (raise `history` to keep more)",
+                        channel.name,
+                        after,
                     )
-                    raise Reject("TYPE_SAFE_ERROR", problem) from None
-                backlog = await self._call(self.backend.history_after(channel.name, after))
+                # An id newer than any of the channel's (from another backend, or a clock
+                # that went back) says nothing of what comes next: do not skip by it.
+                if found.newest is not None and start <= found.newest:
+                    last = start
             elif history > 0:
                 backlog = await self._call(self.backend.get_history(channel.name, history))
-            else:
-                backlog = []
             for payload in backlog:
                 message_id, data = unframe(payload)
                 if message_id is not None:

@@ -37,6 +37,9 @@ class ChannelOptions(BaseModel):
     history). `drop_oldest`: drop the subscriber's oldest waiting messages."""
     key_prefix: str = "milkio"
     """Prefix of the Redis keys and pub/sub channels."""
+    subscribe_timeout: float = Field(default=5.0, gt=0)
+    """Seconds a subscription may wait for the broker to confirm it; then it fails with the
+    retryable `CHANNELS_UNAVAILABLE`."""
 
 
 class ChannelSettings(BaseSettings, ChannelOptions):  # pyright: ignore[reportIncompatibleVariableOverride]
