@@ -51,3 +51,31 @@ def test_fanout_benchmark_runs_and_writes_its_figures(tmp_path: Path) -> None:
         assert row["lost"] == 0
         assert row["burst_lost"] == 0
         assert 0 < row["p50_ms"] <= row["p99_ms"] <= row["max_ms"]
+
+
+@pytest.mark.timeout(300)
+def test_stream_benchmark_runs_every_contender_and_writes_its_figures(tmp_path: Path) -> None:
+    output = tmp_path / "streams.json"
+    command = [sys.executable, "-m", "bench.streams", "--chunks", "2000", "--runs", "1"]
+    completed = subprocess.run(
+        [*command, "--json", str(output)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    figures = json.loads(output.read_text())
+    assert set(figures["results"]) == {
+        "reference + minimal client",
+        "reference + generated client",
+        "ours, TypedDict chunks",
+        "ours, model chunks",
+        "sse-starlette + httpx-sse",
+        "FastAPI StreamingResponse + aiter_lines",
+    }
+    for row in figures["results"].values():
+        assert row["chunks_per_s"] > 0
+        assert row["server_us"] >= 0
+        assert row["client_us"] > 0

@@ -1,0 +1,1 @@
+"""The app of the stream benchmarks: streams of small typed chunks, as dicts and as models."""
