@@ -6,17 +6,17 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.conftest import ROOT
 
 
-@pytest.mark.timeout(300)
-def test_build_benchmark_runs_and_writes_its_figures(tmp_path: Path) -> None:
-    output = tmp_path / "build.json"
+def run_benchmark(module: str, output: Path, *arguments: str) -> tuple[str, dict[str, Any]]:
+    """Run `python -m <module> ... --json <output>`; its printed table and its figures."""
     completed = subprocess.run(
-        [sys.executable, "-m", "bench.build", "--apis", "12", "--runs", "1", "--json", str(output)],
+        [sys.executable, "-m", module, *arguments, "--json", str(output)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -24,8 +24,15 @@ def test_build_benchmark_runs_and_writes_its_figures(tmp_path: Path) -> None:
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    assert "datamodel-code-generator" in completed.stdout
-    figures = json.loads(output.read_text())
+    return completed.stdout, json.loads(output.read_text())
+
+
+@pytest.mark.timeout(300)
+def test_build_benchmark_runs_and_writes_its_figures(tmp_path: Path) -> None:
+    printed, figures = run_benchmark(
+        "bench.build", tmp_path / "build.json", "--apis", "12", "--runs", "1"
+    )
+    assert "datamodel-code-generator" in printed
     assert figures["apis"] == 12
     assert len(figures["results"]) == 3
     assert all(row["seconds"] > 0 and row["peak_mib"] > 0 for row in figures["results"].values())
@@ -33,19 +40,9 @@ def test_build_benchmark_runs_and_writes_its_figures(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(300)
 def test_fanout_benchmark_runs_and_writes_its_figures(tmp_path: Path) -> None:
-    output = tmp_path / "fanout.json"
-    command = [sys.executable, "-m", "bench.fanout", "--subscribers", "20", "--messages", "3"]
-    completed = subprocess.run(
-        [*command, "--burst", "5", "--json", str(output)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    assert "redis streams, 2 instances" in completed.stdout
-    figures = json.loads(output.read_text())
+    arguments = ("--subscribers", "20", "--messages", "3", "--burst", "5")
+    printed, figures = run_benchmark("bench.fanout", tmp_path / "fanout.json", *arguments)
+    assert "redis streams, 2 instances" in printed
     assert figures["subscribers"] == 20
     for row in figures["results"].values():
         assert row["lost"] == 0
@@ -55,18 +52,8 @@ def test_fanout_benchmark_runs_and_writes_its_figures(tmp_path: Path) -> None:
 
 @pytest.mark.timeout(300)
 def test_stream_benchmark_runs_every_contender_and_writes_its_figures(tmp_path: Path) -> None:
-    output = tmp_path / "streams.json"
-    command = [sys.executable, "-m", "bench.streams", "--chunks", "2000", "--runs", "1"]
-    completed = subprocess.run(
-        [*command, "--json", str(output)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    figures = json.loads(output.read_text())
+    arguments = ("--chunks", "2000", "--runs", "1")
+    _, figures = run_benchmark("bench.streams", tmp_path / "streams.json", *arguments)
     assert set(figures["results"]) == {
         "reference + minimal client",
         "reference + generated client",
