@@ -524,7 +524,7 @@ def test_resume_after_ids_that_do_not_fit(
                 assert kept[-1] == "new"
                 assert any("older messages than the history keeps" in m for m in warnings.messages)
 
-            for shape in ("1_000-0", "5-", "-1", "12"):
+            for shape in ("1_000-0", "5-", "-1", "12", f"{2**64}-0"):
                 bad = client.feeds.subscribe.execute_stream(
                     params={"feed": feed}, headers={"last-event-id": shape}
                 )

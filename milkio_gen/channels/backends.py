@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import itertools
 import logging
 import re
@@ -22,15 +23,13 @@ import time
 import uuid
 from abc import abstractmethod
 from collections import OrderedDict, deque
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from litestar.channels.backends.base import ChannelsBackend
 
 if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
     from .settings import ChannelSettings
 
 __all__ = [
@@ -39,6 +38,7 @@ __all__ = [
     "MemoryBackend",
     "RedisPubSubBackend",
     "RedisStreamsBackend",
+    "cancellable",
     "create_backend",
     "frame",
     "id_order",
@@ -47,10 +47,14 @@ __all__ = [
 
 logger = logging.getLogger("milkio_gen.channels")
 
+T = TypeVar("T")
+
 _Entries = list[tuple[bytes, dict[bytes, bytes]]]
 """Stream entries as redis-py gives them: ids with their fields."""
 
 _ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
+_PART_MAX = 2**64 - 1
+"""Redis keeps each part of an id in 64 bits."""
 
 
 def frame(message_id: bytes, data: bytes) -> bytes:
@@ -67,8 +71,10 @@ def id_order(message_id: str) -> tuple[int, int]:
     Raises ValueError for anything else."""
     if not _ID.match(message_id):
         raise ValueError(f"not a message id: {message_id!r}")
-    milliseconds, _, sequence = message_id.partition("-")
-    return int(milliseconds), int(sequence)
+    milliseconds, sequence = (int(part) for part in message_id.split("-"))
+    if milliseconds > _PART_MAX or sequence > _PART_MAX:
+        raise ValueError(f"not a message id: {message_id!r}")
+    return milliseconds, sequence
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,32 +185,66 @@ class MemoryBackend(IdentifyingBackend):
         return history[-limit:] if limit else history
 
 
+_READ_BLOCK_SECONDS = 2.0
+"""How long a reader's read waits for news: below redis-py's socket timeout (5 s), so that an
+idle read is never taken for a dead connection."""
+
+
+async def cancellable(operation: Awaitable[T]) -> T:
+    """Await a Redis call, keeping a cancel that lands as it completes: redis-py loses such a
+    cancel on Python 3.11 (its `wait_for` returns the result instead). Without this, a reader
+    would outlive its shutdown, and an action whose client left would go on publishing."""
+    task = asyncio.current_task()
+    before = task.cancelling() if task is not None else 0
+    result = await operation
+    if task is not None and task.cancelling() > before:
+        raise asyncio.CancelledError
+    return result
+
+
 class _RedisBackend(IdentifyingBackend):
     """What both Redis backends share: the channels wanted, one reader task that keeps Redis
     in line with them, a wake-up for that reader, and a wait between tries while Redis is
-    unreachable."""
+    unreachable. Each start (an app can be started again) begins with a new client and
+    a clean state."""
 
-    def __init__(self, redis: Redis, *, key_prefix: str) -> None:
-        # redis-py's answers are typed loosely (bytes | str | None): its client is Any here.
-        self._redis: Any = redis
+    def __init__(self, url: str, *, key_prefix: str) -> None:
+        self._url = url
         self._key_prefix = key_prefix
+        self._wake_key = f"{key_prefix}:wake:{uuid.uuid4().hex}"
+        self._started = False
+        self._begin()
+
+    def _begin(self) -> None:
+        """The state of one run, between a startup and its shutdown."""
+        from redis.asyncio import Redis
+
+        # redis-py's answers are typed loosely (bytes | str | None): its client is Any here.
+        self._redis: Any = Redis.from_url(self._url)  # pyright: ignore[reportUnknownMemberType]
         self._wanted: dict[str, asyncio.Event] = {}
         """The channels this process subscribes to, each with an event set once it is live."""
         self._changed = asyncio.Event()
-        self._wake_key = f"{key_prefix}:wake:{uuid.uuid4().hex}"
-        self._waking: asyncio.Task[None] | None = None
-        self._closed = False
+        self._wake_pending = False
+        """A wake-up is on its way that will be sent after the latest change."""
+        self._wakes: set[asyncio.Task[None]] = set()
 
     def _key(self, channel: str) -> str:
         return f"{self._key_prefix}:{channel}"
 
+    def _check_started(self) -> None:
+        if not self._started:
+            raise RuntimeError("the channels backend is not started")
+
     async def on_startup(self) -> None:
-        pass
+        if self._started:
+            raise RuntimeError("the channels backend is started already")
+        self._begin()
+        self._started = True
 
     async def on_shutdown(self) -> None:
-        self._closed = True
-        if self._waking is not None:
-            self._waking.cancel()
+        self._started = False
+        for wake in self._wakes:
+            wake.cancel()
         await self._redis.aclose()
 
     async def subscribe(self, channels: Iterable[str]) -> None:
@@ -225,11 +265,22 @@ class _RedisBackend(IdentifyingBackend):
     def _poke(self) -> None:
         """Have the reader look at the wanted channels again, ending its blocking read."""
         self._changed.set()
-        if not self._closed and (self._waking is None or self._waking.done()):
-            self._waking = asyncio.get_running_loop().create_task(self._wake())
+        if self._started and not self._wake_pending:
+            self._wake_pending = True
+            wake = asyncio.get_running_loop().create_task(self._send_wake())
+            self._wakes.add(wake)
+            wake.add_done_callback(self._wakes.discard)
+
+    async def _send_wake(self) -> None:
+        # Changes from here on need a wake-up of their own: this one may reach the reader
+        # before it has looked at them.
+        self._wake_pending = False
+        with contextlib.suppress(Exception):  # the reader finds out by itself, later
+            await self._wake()
 
     @abstractmethod
-    async def _wake(self) -> None: ...
+    async def _wake(self) -> None:
+        """Send something that ends the reader's blocking read."""
 
     @staticmethod
     async def _wait_after(error: Exception, failures: int) -> None:
@@ -250,27 +301,45 @@ class RedisStreamsBackend(_RedisBackend):
     """One Redis stream per channel, capped at `history` messages, expiring `history_ttl`
     after its last one; the stream ids are the message ids."""
 
-    def __init__(self, redis: Redis, *, key_prefix: str, history: int, history_ttl: float) -> None:
-        super().__init__(redis, key_prefix=key_prefix)
+    def __init__(self, url: str, *, key_prefix: str, history: int, history_ttl: float) -> None:
+        super().__init__(url, key_prefix=key_prefix)
         self._history_length = max(history, 1)
         self._ttl_ms = int(history_ttl * 1000)
+
+    def _begin(self) -> None:
+        super()._begin()
         self._positions: dict[str, bytes] = {}
         """The id after which each live channel's stream is read."""
 
     async def publish_one(self, data: bytes, channel: str) -> str:
+        self._check_started()
         key = self._key(channel)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.xadd(key, {"d": data}, maxlen=self._history_length, approximate=True)
             pipe.pexpire(key, self._ttl_ms)
             message_id, _ = await pipe.execute()
-        return message_id.decode() if isinstance(message_id, bytes) else str(message_id)
+        return _text(message_id)
 
     async def _wake(self) -> None:
-        with contextlib.suppress(Exception):  # the reader finds out by itself, later
-            async with self._redis.pipeline(transaction=False) as pipe:
-                pipe.xadd(self._wake_key, {"w": b""}, maxlen=1, approximate=False)
-                pipe.pexpire(self._wake_key, 60_000)
-                await pipe.execute()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(self._wake_key, {"w": b""}, maxlen=1, approximate=False)
+            pipe.pexpire(self._wake_key, 60_000)
+            await pipe.execute()
+
+    async def _go_live(self) -> None:
+        """Start the channels subscribed since the last look at the stream's newest id: what
+        is published after it comes. One round trip for them all, however many."""
+        starting = [(channel, live) for channel, live in self._wanted.items() if not live.is_set()]
+        if not starting:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for channel, _ in starting:
+                pipe.xrevrange(self._key(channel), count=1)
+            newest: list[_Entries] = await cancellable(pipe.execute())
+        for (channel, live), entries in zip(starting, newest, strict=True):
+            if self._wanted.get(channel) is live:  # not unsubscribed meanwhile
+                self._positions[channel] = entries[0][0] if entries else b"0-0"
+                live.set()
 
     async def stream_events(self) -> AsyncGenerator[tuple[str, bytes], None]:
         errors = _redis_errors()
@@ -285,19 +354,15 @@ class RedisStreamsBackend(_RedisBackend):
                 await self._changed.wait()
                 continue
             try:
-                for channel, live in list(self._wanted.items()):
-                    if not live.is_set():  # new, or unsubscribed and subscribed again
-                        # Read from the stream's newest id: what is published after it comes.
-                        newest = await self._redis.xrevrange(self._key(channel), count=1)
-                        if self._wanted.get(channel) is live:
-                            self._positions[channel] = newest[0][0] if newest else b"0-0"
-                            live.set()
-                if self._changed.is_set():
-                    continue  # wanted channels changed meanwhile: look again first
+                await self._go_live()
                 keys = {self._key(channel): channel for channel in self._positions}
                 streams: dict[str, bytes] = {key: self._positions[c] for key, c in keys.items()}
                 streams[self._wake_key] = wake_position
-                answer: list[tuple[bytes, _Entries]] = await self._redis.xread(streams, block=5000)
+                # Changed meanwhile: read what is there without waiting, then look again.
+                block = None if self._changed.is_set() else int(_READ_BLOCK_SECONDS * 1000)
+                answer: list[tuple[bytes, _Entries]] = await cancellable(
+                    self._redis.xread(streams, block=block)
+                )
             except errors as error:
                 await self._wait_after(error, failures)
                 failures += 1
@@ -320,13 +385,17 @@ class RedisStreamsBackend(_RedisBackend):
                     yield channel, frame(entry_id, fields[b"d"])
 
     async def history_after(self, channel: str, after: tuple[int, int]) -> HistorySlice:
+        self._check_started()
         key = self._key(channel)
         start = f"({after[0]}-{after[1]}"
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.xrange(key, min=start)
             pipe.xrevrange(key, count=1)
-            pipe.xinfo_stream(key)
+            pipe.xinfo_stream(key)  # fails for a stream that does not exist: that is fine
             results = await pipe.execute(raise_on_error=False)
+        for result in results[:2]:
+            if isinstance(result, Exception):
+                raise result
         entries: _Entries = results[0]
         newest: _Entries = results[1]
         dropped = _dropped_id(results[2])
@@ -337,6 +406,7 @@ class RedisStreamsBackend(_RedisBackend):
         )
 
     async def get_history(self, channel: str, limit: int | None = None) -> list[bytes]:
+        self._check_started()
         entries: _Entries = await self._redis.xrevrange(self._key(channel), count=limit)
         return [frame(entry_id, fields[b"d"]) for entry_id, fields in reversed(entries)]
 
@@ -357,51 +427,73 @@ class RedisPubSubBackend(_RedisBackend):
     """Redis pub/sub: the lightest across processes, with no ids and no history; a message
     published while Redis or a subscriber's connection is down is lost."""
 
-    def __init__(self, redis: Redis, *, key_prefix: str) -> None:
-        super().__init__(redis, key_prefix=key_prefix)
+    def _begin(self) -> None:
+        super()._begin()
         self._pubsub: Any = self._redis.pubsub()
-        self._requested: set[str] = set()
-        """Channels the pub/sub connection was asked to subscribe to."""
+        self._requested: dict[str, asyncio.Event] = {}
+        """Each channel the pub/sub connection was asked to subscribe to, with the event of
+        the subscription it was asked for: subscribed again since, it is asked again, and
+        the answer sets the new event."""
 
     async def on_shutdown(self) -> None:
-        self._closed = True
         await self._pubsub.aclose()
         await super().on_shutdown()
 
     async def publish_one(self, data: bytes, channel: str) -> None:
+        self._check_started()
         await self._redis.publish(self._key(channel), data)
         return None
 
     async def _wake(self) -> None:
-        with contextlib.suppress(Exception):  # the reader finds out by itself, later
-            await self._redis.publish(self._wake_key, b"")
+        await self._redis.publish(self._wake_key, b"")
+
+    def _subscribed(self) -> set[str]:
+        """The channels redis-py holds a subscription to and is not dropping. Those it
+        subscribes to again on a new connection, whatever was asked before."""
+        prefix = len(self._key_prefix) + 1
+        held = cast("dict[bytes, Any]", self._pubsub.channels).keys()
+        leaving = cast("set[bytes]", self._pubsub.pending_unsubscribe_channels)
+        wake = self._wake_key.encode()
+        return {key.decode()[prefix:] for key in held - leaving if key != wake}
+
+    async def _align(self) -> None:
+        """Subscribe to what is wanted and was not asked for, and unsubscribe from the rest."""
+        # Only the reader talks to the pub/sub connection, which is not safe to share.
+        if not self._pubsub.subscribed:
+            await cancellable(self._pubsub.subscribe(self._wake_key))
+        added = {c: live for c, live in self._wanted.items() if self._requested.get(c) is not live}
+        if added:
+            await cancellable(self._pubsub.subscribe(*(self._key(channel) for channel in added)))
+            self._requested.update(added)
+        removed = self._subscribed() - self._wanted.keys()
+        if removed:
+            await cancellable(self._pubsub.unsubscribe(*(self._key(c) for c in removed)))
+        for channel in list(self._requested):
+            if channel not in self._wanted:
+                del self._requested[channel]
 
     async def stream_events(self) -> AsyncGenerator[tuple[str, bytes], None]:
         errors = _redis_errors()
         prefix = len(self._key_prefix) + 1
         failures = 0
+        aligned = False
         while True:
-            self._changed.clear()
-            if not self._wanted and not self._requested:
+            if self._changed.is_set():
+                self._changed.clear()
+                aligned = False
+            if not self._wanted and not self._subscribed():
                 await self._changed.wait()
                 continue
             try:
-                # Only this task talks to the pub/sub connection, which is not safe to share.
-                if not self._pubsub.subscribed:
-                    await self._pubsub.subscribe(self._wake_key)
-                added = self._wanted.keys() - self._requested
-                if added:
-                    await self._pubsub.subscribe(*(self._key(channel) for channel in added))
-                    self._requested |= added
-                removed = self._requested - self._wanted.keys()
-                if removed:
-                    await self._pubsub.unsubscribe(*(self._key(channel) for channel in removed))
-                    self._requested -= removed
-                if self._changed.is_set():
-                    continue
+                if not aligned:
+                    await self._align()
+                    aligned = True
+                    if self._changed.is_set():
+                        continue
                 # On a new connection, redis-py subscribes again to every channel it had.
-                message = await self._pubsub.get_message(timeout=5.0)
+                message = await cancellable(self._pubsub.get_message(timeout=_READ_BLOCK_SECONDS))
             except errors as error:
+                aligned = False
                 await self._wait_after(error, failures)
                 failures += 1
                 continue
@@ -426,17 +518,14 @@ class RedisPubSubBackend(_RedisBackend):
 def create_backend(settings: ChannelSettings) -> IdentifyingBackend:
     if settings.backend == "memory":
         return MemoryBackend(settings.history)
-    try:
-        from redis.asyncio import Redis
-    except ImportError as error:  # pragma: no cover - depends on the install
+    if importlib.util.find_spec("redis") is None:  # pragma: no cover - depends on the install
         raise RuntimeError(
             f"the {settings.backend} channels backend needs redis: pip install 'milkio-gen[redis]'"
-        ) from error
-    redis: Redis = Redis.from_url(settings.url)  # pyright: ignore[reportUnknownMemberType]
+        )
     if settings.backend == "redis":
-        return RedisPubSubBackend(redis, key_prefix=settings.key_prefix)
+        return RedisPubSubBackend(settings.url, key_prefix=settings.key_prefix)
     return RedisStreamsBackend(
-        redis,
+        settings.url,
         key_prefix=settings.key_prefix,
         history=settings.history,
         history_ttl=settings.history_ttl,

@@ -21,7 +21,7 @@ from litestar.plugins import InitPlugin
 
 from ..fails import Reject, SubscriptionOverflowData, TypeSafeErrorData
 from ..tracked import Tracked
-from .backends import IdentifyingBackend, create_backend, id_order, unframe
+from .backends import IdentifyingBackend, cancellable, create_backend, id_order, unframe
 from .channel import Channel
 from .settings import ChannelSettings
 
@@ -173,7 +173,7 @@ class Broker(InitPlugin):
     async def _call(self, operation: Any) -> Any:
         """Await a backend operation; an unreachable broker is a retryable fail."""
         try:
-            return await operation
+            return await cancellable(operation)
         except (ConnectionError, OSError, TimeoutError) as error:
             raise Reject("CHANNELS_UNAVAILABLE", str(error)) from error
         except Exception as error:
