@@ -266,3 +266,62 @@ def test_integers_beyond_64_bits_stay_exact_in_untyped_places(number: int) -> No
     assert envelope is not None
     assert envelope["data"] == {"n": [number]}
     assert exact_json.loads(exact_json.dumps(envelope)) == envelope
+
+
+class _Token(TypedDict):
+    index: int
+    text: str
+    ratio: float
+    counts: list[int]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.builds(
+        _Token,
+        index=st.integers(min_value=-(2**70), max_value=2**70),
+        text=st.text(),
+        ratio=st.floats(allow_nan=False, allow_infinity=False),
+        counts=st.lists(st.integers(min_value=-(2**60), max_value=2**60), max_size=3),
+    )
+)
+def test_a_type_with_ints_is_written_as_the_full_walk_writes_it(value: _Token) -> None:
+    """Such types are written by pydantic at once unless a big integer may be in them:
+    the bytes are the same either way."""
+    from milkio_gen.runtime import exact_json
+
+    codec = Tson(_Token)
+    walk: Any = codec._send  # pyright: ignore[reportPrivateUsage]
+    plain = codec.adapter.dump_python(value, mode="json", by_alias=True)
+    assert codec.dumps(value) == exact_json.dumps(walk(plain))
+    assert codec.loads(codec.dumps(value)) == value
+
+
+def test_a_value_not_of_its_type_is_refused_whatever_the_warnings_filters() -> None:
+    """The check rests on a warnings filter of the codec's own: it holds in a plain process
+    (not only under pytest, which makes every warning an error), and leaves the warnings
+    raised elsewhere to the app's own filters."""
+    import subprocess
+    import sys
+
+    script = """
+import warnings
+from typing_extensions import TypedDict
+from pydantic import TypeAdapter
+from milkio_gen.runtime.tson import Tson
+
+class Token(TypedDict):
+    index: int
+
+try:
+    Tson(Token).dumps({"index": "x"})
+except UserWarning:
+    print("refused")
+warnings.simplefilter("ignore")  # the filters of an app of its own, put first
+TypeAdapter(Token).dump_json({"index": "x"})
+print("a warning elsewhere is the app's")
+"""
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert completed.stdout.split("\n")[:2] == ["refused", "a warning elsewhere is the app's"]

@@ -10,6 +10,8 @@ pydantic's fast path untouched.
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Callable
 from typing import Any, Generic, Literal, TypeVar, cast
 
@@ -30,6 +32,8 @@ MAX_SAFE_INTEGER = 2**53 - 1
 DATE = "t!Date:"
 BIGINT = "t!bigint:"
 MARKER = b'"t!'
+_UNSAFE_DIGITS = re.compile(rb"[0-9]{16}")
+"""Where an integer beyond 2^53 (16 digits or more) may be."""
 
 Direction = Literal["send", "receive"]
 Transform = Callable[[Any], Any]
@@ -213,6 +217,13 @@ def _identity(value: Any) -> Any:
     return value
 
 
+# A value not of its type makes pydantic warn as it writes the value; raised from this
+# module (and only from it), that warning is an error, which is what `dumps` checks with.
+warnings.filterwarnings(
+    "error", "Pydantic serializer warnings", UserWarning, r"milkio_gen\.runtime\.tson\Z"
+)
+
+
 class Tson(Generic[T]):
     """The TSON codec of one type: `dumps` a value to bytes, `loads` bytes to a value.
 
@@ -220,18 +231,32 @@ class Tson(Generic[T]):
     sent, its validation schema for what is received.
     """
 
-    __slots__ = ("_adapter", "_receive", "_send")
+    __slots__ = ("_adapter", "_receive", "_send", "_send_only_ints", "_serializer", "_validator")
 
     def __init__(self, type_: Any) -> None:
         self._adapter = TypeAdapter[T](type_)
         self._send = self._compile("serialization", "send")
         self._receive = self._compile("validation", "receive")
+        # Most types need TSON only for integers beyond 2^53, which are rare: for those, pydantic
+        # writes the JSON at once, and only a document with a run of 16 digits (which may hold
+        # such an integer) takes the walk.
+        self._send_only_ints = self._send is not None and (
+            self._compile("serialization", "send", {**_LEAVES["send"], "int": None}) is None
+        )
+        # Complete once the schemas are read: called directly, once per chunk.
+        self._serializer = self._adapter.serializer
+        self._validator = self._adapter.validator
 
-    def _compile(self, mode: JsonSchemaMode, direction: Direction) -> Transform | None:
+    def _compile(
+        self,
+        mode: JsonSchemaMode,
+        direction: Direction,
+        leaves: dict[str, Transform | None] | None = None,
+    ) -> Transform | None:
         schema = self._adapter.json_schema(mode=mode, ref_template="#/$defs/{model}")
         defs = cast(dict[str, Schema], schema.pop("$defs", {}))
         plans, plan_set = build_plans({"root": schema}, defs)
-        return PlanCompiler(plan_set.defs, direction).compile(plans["root"])
+        return PlanCompiler(plan_set.defs, direction, leaves).compile(plans["root"])
 
     @property
     def adapter(self) -> TypeAdapter[T]:
@@ -239,15 +264,26 @@ class Tson(Generic[T]):
 
     def dumps(self, value: T, *, check: bool = True) -> bytes:
         """TSON bytes of `value`; with `check`, a value not of the type raises."""
-        warnings = "error" if check else "none"
+        if not check:
+            return self._dumps_unchecked(value)
+        if self._send is None or self._send_only_ints:
+            # pydantic's own check is far slower when asked for by argument: its warnings are
+            # made errors by the filter above instead.
+            data = self._serializer.to_json(value, by_alias=True)
+            if self._send is None or _UNSAFE_DIGITS.search(data) is None:
+                return data
+        data = self._adapter.dump_python(value, mode="json", by_alias=True, warnings="error")
+        return exact_json.dumps(self._send(data))
+
+    def _dumps_unchecked(self, value: T) -> bytes:
         if self._send is None:
-            return self._adapter.dump_json(value, by_alias=True, warnings=warnings)
-        data = self._adapter.dump_python(value, mode="json", by_alias=True, warnings=warnings)
+            return self._adapter.dump_json(value, by_alias=True, warnings=False)
+        data = self._adapter.dump_python(value, mode="json", by_alias=True, warnings=False)
         return exact_json.dumps(self._send(data))
 
     def loads(self, data: bytes) -> T:
         """Validate TSON bytes into the type; raises `pydantic.ValidationError`."""
         if self._receive is None or MARKER not in data:
-            return self._adapter.validate_json(data)
+            return self._validator.validate_json(data)
         plain = self._receive(exact_json.loads(data))
         return self._adapter.validate_json(orjson.dumps(exact_json.writable(plain)))

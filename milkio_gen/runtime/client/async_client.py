@@ -12,7 +12,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
-from ..sse import SSEDecoder
+from ..sse import ServerSentEvent, SSEDecoder
 from .base import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT,
@@ -77,12 +77,21 @@ class AsyncStreamCall(StreamCallBase[ChunkT, FailT, AsyncGenerator[ChunkT, None]
         await self.aclose()
 
     async def _run(self) -> AsyncGenerator[ChunkT, None]:
+        reader = self._reader
         attempt = 0
         while not self._stopping:
-            received = self._reader.chunks
-            async with contextlib.aclosing(self._try()) as chunks:
-                async for chunk in chunks:
-                    yield chunk
+            received = reader.chunks
+            # The events of a read come as one batch: one generator step per read, not per
+            # chunk; each is decoded only as it is given out, so that the last id is the
+            # caller's last chunk's.
+            async with contextlib.aclosing(self._try()) as batches:
+                async for events in batches:
+                    for event in events:
+                        chunk = reader.on_event(event)
+                        if chunk is not NO_CHUNK:
+                            yield chunk
+                        if reader.ended:
+                            break
             if self._reader.chunks > received:
                 attempt = 0  # the try made progress: the tries in a row start again
             delay = self._next_try_delay(attempt)
@@ -95,7 +104,7 @@ class AsyncStreamCall(StreamCallBase[ChunkT, FailT, AsyncGenerator[ChunkT, None]
             attempt += 1
             self._reader.begin_try()
 
-    async def _try(self) -> AsyncGenerator[ChunkT, None]:
+    async def _try(self) -> AsyncGenerator[list[ServerSentEvent], None]:
         http, reader = self._client.http, self._reader
         self._begin_reading()
         try:
@@ -121,12 +130,10 @@ class AsyncStreamCall(StreamCallBase[ChunkT, FailT, AsyncGenerator[ChunkT, None]
                 except TimeoutError:
                     reader.on_timeout(self._deadline_reason())
                     return
-                for event in decoder.feed(raw):
-                    self._moved()
-                    chunk = reader.on_event(event)
-                    if chunk is not NO_CHUNK:
-                        yield chunk
-                        self._moved()  # the caller's time with a chunk is not the server's
+                events = decoder.feed(raw)
+                if events:
+                    yield events
+                    self._moved()  # the caller's time with the chunks is not the server's
                     if reader.ended:
                         return
             reader.on_end(truncated=decoder.has_pending())

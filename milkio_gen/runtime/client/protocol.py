@@ -113,11 +113,19 @@ class Codec(Generic[FailT]):
 class StreamReader(Generic[ChunkT, FailT]):
     """One stream's state: waiting for the handshake, streaming, then ended with a result."""
 
-    __slots__ = ("_codec", "_spec", "chunks", "ended", "last_event_id", "result", "retry_after")
+    __slots__ = (
+        "_codec",
+        "_output",
+        "chunks",
+        "ended",
+        "last_event_id",
+        "result",
+        "retry_after",
+    )
 
     def __init__(self, codec: Codec[FailT], spec: ApiSpec[ChunkT]) -> None:
         self._codec = codec
-        self._spec = spec
+        self._output = spec.output
         self.result: StreamResult[FailT] | None = None
         self.ended = False
         self.last_event_id: str | None = None
@@ -141,14 +149,14 @@ class StreamReader(Generic[ChunkT, FailT]):
     def on_event(self, event: ServerSentEvent) -> ChunkT:
         """The chunk an event carries, or `NO_CHUNK`; sets `ended` when the stream must stop."""
         data = event.data
-        if data[:1] == ENVELOPE_PREFIX:
+        if data.startswith(ENVELOPE_PREFIX):
             self._on_envelope(data[1:])
             return NO_CHUNK
         if self.result is None:
             self._end(self._codec.network_error("the server sent a chunk before its handshake"))
             return NO_CHUNK
         try:
-            chunk = self._spec.output.loads(data)
+            chunk = self._output.loads(data)
             self.chunks += 1
             # Only a chunk with an id of its own can be resumed after; one without one cannot.
             self.last_event_id = event.id if event.own_id else None

@@ -47,7 +47,7 @@ class ServerSettings:
 
     max_body_size: int = 1024 * 1024
     """Largest request body accepted, in bytes; larger ones fail with `PAYLOAD_TOO_LARGE`."""
-    stream_buffer_events: int = 32
+    stream_buffer_events: int = 256
     """Events a stream may hold ahead of the client before the action is paused."""
     stream_buffer_bytes: int = 64 * 1024
     """Bytes a stream may hold ahead of the client before the action is paused; an event

@@ -76,6 +76,10 @@ class EventBuffer:
         while self.full:
             self._writable.clear()
             await self._writable.wait()
+        self.put_nowait(event)
+
+    def put_nowait(self, event: bytes) -> None:
+        """Add an event now, over the limit if need be: for a caller that checked `full`."""
         if self._closed:
             return  # the stream has ended: what the action yields now goes nowhere
         self._events.append(event)
@@ -152,7 +156,11 @@ async def _produce(
     try:
         async with contextlib.aclosing(chunks):  # type: ignore[type-var]
             async for chunk in chunks:
-                await buffer.put(_event(chunk, encode_chunk))
+                event = _event(chunk, encode_chunk)
+                if buffer.full:
+                    await buffer.put(event)  # waits for room
+                else:
+                    buffer.put_nowait(event)  # no coroutine for the common case
     except asyncio.CancelledError as error:
         task = asyncio.current_task()
         if task is not None and task.cancelling():
