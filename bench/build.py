@@ -18,7 +18,9 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from bench.servers import RESULTS, write_json
 from bench.synthetic_app import write_app
 
 # Runs one command and reports its wall time and the peak memory of the process tree it made.
@@ -58,12 +60,20 @@ def best_of(
     return min(results, key=lambda figures: figures["seconds"])
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="milkio-gen build beside datamodel-code-generator")
     parser.add_argument("--apis", type=int, default=500)
     parser.add_argument("--runs", type=int, default=3, help="runs per command; the best counts")
-    parser.add_argument("--json", type=Path, default=Path("bench/results/build.json"))
-    options = parser.parse_args()
+    parser.add_argument("--json", type=Path, default=RESULTS / "build.json")
+    return parser
+
+
+QUICK = ["--apis", "100", "--runs", "1"]
+"""Options of `python -m bench --quick`."""
+
+
+def run(options: argparse.Namespace) -> dict[str, Any]:
+    """Time both tools, print the table, and return the figures."""
 
     work = Path(tempfile.mkdtemp(prefix="milkio-bench-"))
     try:
@@ -103,8 +113,12 @@ def main() -> None:
             f"{figures['seconds'] / reference['seconds']:>7.2f} "
             f"{figures['peak_mib'] / reference['peak_mib']:>6.2f}"
         )
-    options.json.parent.mkdir(parents=True, exist_ok=True)
-    options.json.write_text(json.dumps({"apis": options.apis, "results": rows}, indent=2) + "\n")
+    return {"apis": options.apis, "results": rows}
+
+
+def main() -> None:
+    options = parser().parse_args()
+    write_json(options.json, run(options))
 
 
 if __name__ == "__main__":

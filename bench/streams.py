@@ -21,12 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -36,11 +30,16 @@ from typing import Any
 import httpx
 import orjson
 import psutil
-from milkio_gen.build import build
-from milkio_gen.config import load_config
-from milkio_gen.testing import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.servers import (
+    RESULTS,
+    build_package,
+    client_module,
+    python_path,
+    start,
+    stop,
+    write_json,
+)
 
 Reader = Callable[[str, int], Coroutine[Any, Any, int]]
 """Reads one stream of `n` chunks from a base URL; returns how many it decoded."""
@@ -117,24 +116,6 @@ class Figures:
     client_us: float
 
 
-def start(target: list[str], pythonpath: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", *target, "--host", "127.0.0.1"]
-    command += ["--port", str(port), "--loop", "uvloop", "--http", "httptools"]
-    command += ["--log-level", "warning", "--no-access-log"]
-    process = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": pythonpath})
-    base_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return process, base_url
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise SystemExit(f"{target[0]} did not start")
-
-
 def measure(contender: Contender, pythonpath: str, chunks: int, runs: int) -> Figures:
     process, base_url = start(contender.server, pythonpath)
     server = psutil.Process(process.pid)
@@ -159,24 +140,26 @@ def measure(contender: Contender, pythonpath: str, chunks: int, runs: int) -> Fi
         assert best is not None
         return best
     finally:
-        process.terminate()
-        process.wait(20)
+        stop(process)
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="stream throughput, side by side")
     parser.add_argument("--chunks", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3, help="runs per contender; the best counts")
-    parser.add_argument("--json", type=Path, default=Path("bench/results/streams.json"))
-    options = parser.parse_args()
+    parser.add_argument("--json", type=Path, default=RESULTS / "streams.json")
+    return parser
 
-    work = Path(tempfile.mkdtemp(prefix="milkio-streams-"))
-    schema, out = work / "manifest.json", work / "stream_gen"
-    build(load_config(ROOT, app="bench.stream_app", schema=schema, out=out))
-    sys.path.insert(0, str(work))
-    import stream_gen.client as package  # pyright: ignore[reportMissingImports]
 
-    pythonpath = os.pathsep.join([str(work), str(ROOT)])
+QUICK = ["--chunks", "20000", "--runs", "1"]
+"""Options of `python -m bench --quick`."""
+
+
+def run(options: argparse.Namespace) -> dict[str, Any]:
+    """Measure every contender, print the table, and return the figures."""
+    work = build_package("bench.stream_app", "stream_gen")
+    package = client_module("bench.stream_app", "stream_gen")
+    pythonpath = python_path(work)
     ours = ["stream_gen.server:app"]
     contenders = [
         Contender("reference + minimal client", ["bench.contenders:reference"], read_minimal),
@@ -210,10 +193,13 @@ def main() -> None:
             f"{name:<42} {row.chunks_per_s:>10,.0f} {row.server_us:>10.2f} {row.client_us:>10.2f} "
             f"{row.chunks_per_s / reference:>6.2f} {row.chunks_per_s / starlette:>8.2f}"
         )
-    options.json.parent.mkdir(parents=True, exist_ok=True)
-    figures = {"chunks": options.chunks, "runs": options.runs,
-               "results": {name: row.__dict__ for name, row in results.items()}}  # fmt: skip
-    options.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return {"chunks": options.chunks, "runs": options.runs,
+            "results": {name: row.__dict__ for name, row in results.items()}}  # fmt: skip
+
+
+def main() -> None:
+    options = parser().parse_args()
+    write_json(options.json, run(options))
 
 
 if __name__ == "__main__":

@@ -66,3 +66,61 @@ def test_stream_benchmark_runs_every_contender_and_writes_its_figures(tmp_path: 
         assert row["chunks_per_s"] > 0
         assert row["server_us"] >= 0
         assert row["client_us"] > 0
+
+
+@pytest.mark.timeout(300)
+def test_first_chunk_benchmark_runs_every_contender_and_writes_its_figures(tmp_path: Path) -> None:
+    arguments = ("--calls", "20", "--fresh", "2")
+    printed, figures = run_benchmark("bench.first_chunk", tmp_path / "first_chunk.json", *arguments)
+    assert "target: ours within 0.2 ms of the reference at p50" in printed
+    assert figures["calls"] == 20
+    assert set(figures["results"]) == {
+        "reference + minimal client",
+        "reference + generated client",
+        "ours + generated client",
+        "sse-starlette + httpx-sse",
+        "FastAPI StreamingResponse + aiter_lines",
+    }
+    for row in figures["results"].values():
+        assert 0 < row["p50_ms"] <= row["p99_ms"] <= row["max_ms"] < 1000
+    assert len(figures["fresh"]) == 3
+    for row in figures["fresh"].values():
+        assert 0 < row["p50_ms"] <= row["max_ms"] < 10_000
+
+
+@pytest.mark.timeout(300)
+def test_idle_benchmark_measures_memory_and_fan_out_and_writes_its_figures(
+    tmp_path: Path,
+) -> None:
+    arguments = ("--streams", "50", "--messages", "2", "--interval", "0.05")
+    printed, figures = run_benchmark("bench.idle", tmp_path / "idle.json", *arguments)
+    assert "memory per idle stream" in printed
+    rows = figures["results"]["50"]
+    assert set(rows) == {"raw ASGI reference", "ours, in-memory channel"}
+    for row in rows.values():
+        assert row["lost"] == 0
+        assert row["server_rss_mib"] > 0
+        assert 0 < row["p50_ms"] <= row["p99_ms"] <= row["max_ms"] < 10_000
+
+
+@pytest.mark.timeout(300)
+def test_cancel_benchmark_times_every_way_of_stopping_and_writes_its_figures(
+    tmp_path: Path,
+) -> None:
+    printed, figures = run_benchmark("bench.cancel", tmp_path / "cancel.json", "--runs", "5")
+    assert "target: p99 <= 30 ms" in printed
+    assert len(figures["results"]) == 5
+    for row in figures["results"].values():
+        assert row["lost"] == 0
+        # The action's `finally` runs after the client's stop, within the benchmark's wait.
+        assert 0 < row["p50_ms"] <= row["p99_ms"] <= row["max_ms"] < 5000
+
+
+@pytest.mark.timeout(300)
+def test_every_benchmark_runs_in_one_quick_command(tmp_path: Path) -> None:
+    printed, figures = run_benchmark("bench", tmp_path / "all.json", "--quick")
+    assert figures["quick"] is True
+    assert list(figures["scenarios"]) == ["streams", "first_chunk", "idle", "cancel", "build"]
+    for name in figures["scenarios"]:
+        assert f"== {name}: python -m bench.{name}" in printed
+    assert all(scenario["results"] for scenario in figures["scenarios"].values())
