@@ -291,7 +291,7 @@ def test_a_type_with_ints_is_written_as_the_full_walk_writes_it(value: _Token) -
     from milkio_gen.runtime import exact_json
 
     codec = Tson(_Token)
-    walk: Any = codec._send  # pyright: ignore[reportPrivateUsage]
+    walk: Any = codec._sending()  # pyright: ignore[reportPrivateUsage]
     plain = codec.adapter.dump_python(value, mode="json", by_alias=True)
     assert codec.dumps(value) == exact_json.dumps(walk(plain))
     assert codec.loads(codec.dumps(value)) == value

@@ -224,6 +224,13 @@ warnings.filterwarnings(
 )
 
 
+class _Unset:
+    """Not read from the schema yet."""
+
+
+_UNSET = _Unset()
+
+
 class Tson(Generic[T]):
     """The TSON codec of one type: `dumps` a value to bytes, `loads` bytes to a value.
 
@@ -235,28 +242,45 @@ class Tson(Generic[T]):
 
     def __init__(self, type_: Any) -> None:
         self._adapter = TypeAdapter[T](type_)
-        self._send = self._compile("serialization", "send")
-        self._receive = self._compile("validation", "receive")
-        # Most types need TSON only for integers beyond 2^53, which are rare: for those, pydantic
-        # writes the JSON at once, and only a document with a run of 16 digits (which may hold
-        # such an integer) takes the walk.
-        self._send_only_ints = self._send is not None and (
-            self._compile("serialization", "send", {**_LEAVES["send"], "int": None}) is None
-        )
-        # Complete once the schemas are read: called directly, once per chunk.
-        self._serializer = self._adapter.serializer
-        self._validator = self._adapter.validator
+        # Each direction is read from its schema on first use: a client only sends its params
+        # and only receives its results, and a first call should not pay for both.
+        self._send: Transform | _Unset | None = _UNSET
+        self._receive: Transform | _Unset | None = _UNSET
+        self._send_only_ints = False
 
-    def _compile(
-        self,
-        mode: JsonSchemaMode,
-        direction: Direction,
-        leaves: dict[str, Transform | None] | None = None,
-    ) -> Transform | None:
+    def _plans(self, mode: JsonSchemaMode) -> tuple[Plan | None, dict[str, Plan]]:
         schema = self._adapter.json_schema(mode=mode, ref_template="#/$defs/{model}")
         defs = cast(dict[str, Schema], schema.pop("$defs", {}))
         plans, plan_set = build_plans({"root": schema}, defs)
-        return PlanCompiler(plan_set.defs, direction, leaves).compile(plans["root"])
+        return plans["root"], plan_set.defs
+
+    def _sending(self) -> Transform | None:
+        if isinstance(self._send, _Unset):
+            root, defs = self._plans("serialization")
+            self._send = PlanCompiler(defs, "send").compile(root)
+            # Most types need TSON only for integers beyond 2^53, which are rare: pydantic
+            # writes those types at once, and only a document with a run of 16 digits (which
+            # may hold such an integer) takes the walk.
+            only_ints = {**_LEAVES["send"], "int": None}
+            self._send_only_ints = (
+                self._send is not None
+                and PlanCompiler(defs, "send", only_ints).compile(root) is None
+            )
+            self._serializer = self._adapter.serializer  # complete now: called directly
+        return self._send
+
+    def _receiving(self) -> Transform | None:
+        if isinstance(self._receive, _Unset):
+            root, defs = self._plans("validation")
+            self._receive = PlanCompiler(defs, "receive").compile(root)
+            self._validator = self._adapter.validator  # complete now: called directly
+        return self._receive
+
+    def prepare(self) -> None:
+        """Read both directions from the schema now rather than on first use (the first read
+        also warms pydantic's schema machinery for every codec after it)."""
+        self._sending()
+        self._receiving()
 
     @property
     def adapter(self) -> TypeAdapter[T]:
@@ -264,26 +288,28 @@ class Tson(Generic[T]):
 
     def dumps(self, value: T, *, check: bool = True) -> bytes:
         """TSON bytes of `value`; with `check`, a value not of the type raises."""
+        send = self._sending()
         if not check:
-            return self._dumps_unchecked(value)
-        if self._send is None or self._send_only_ints:
+            return self._dumps_unchecked(value, send)
+        if send is None or self._send_only_ints:
             # pydantic's own check is far slower when asked for by argument: its warnings are
             # made errors by the filter above instead.
             data = self._serializer.to_json(value, by_alias=True)
-            if self._send is None or _UNSAFE_DIGITS.search(data) is None:
+            if send is None or _UNSAFE_DIGITS.search(data) is None:
                 return data
         data = self._adapter.dump_python(value, mode="json", by_alias=True, warnings="error")
-        return exact_json.dumps(self._send(data))
+        return exact_json.dumps(send(data))
 
-    def _dumps_unchecked(self, value: T) -> bytes:
-        if self._send is None:
+    def _dumps_unchecked(self, value: T, send: Transform | None) -> bytes:
+        if send is None:
             return self._adapter.dump_json(value, by_alias=True, warnings=False)
         data = self._adapter.dump_python(value, mode="json", by_alias=True, warnings=False)
-        return exact_json.dumps(self._send(data))
+        return exact_json.dumps(send(data))
 
     def loads(self, data: bytes) -> T:
         """Validate TSON bytes into the type; raises `pydantic.ValidationError`."""
-        if self._receive is None or MARKER not in data:
+        receive = self._receiving()
+        if receive is None or MARKER not in data:
             return self._validator.validate_json(data)
-        plain = self._receive(exact_json.loads(data))
+        plain = receive(exact_json.loads(data))
         return self._adapter.validate_json(orjson.dumps(exact_json.writable(plain)))

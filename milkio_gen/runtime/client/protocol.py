@@ -44,6 +44,7 @@ class Codec(Generic[FailT]):
 
     def __init__(self, fail_type: Any, retryable_codes: frozenset[str] = frozenset()) -> None:
         self._fail: Tson[FailT] = Tson(fail_type)
+        self._fail.prepare()  # at construction, so that a first call does not pay for it
         self._retryable_codes = retryable_codes
 
     def retryable(self, failure: Failure[FailT]) -> bool:
