@@ -146,9 +146,10 @@ class _ApiServer:
                 max_duration=max_duration,
             ),
         )
-        handshake = success_envelope(execute_id, HANDSHAKE_DATA)
+        # Framed at once: orjson's own result would hold about 4 KiB for the stream's life.
+        handshake = sse.encode_event(ENVELOPE_PREFIX + success_envelope(execute_id, HANDSHAKE_DATA))
         try:
-            await pump.run(_start(_STREAM_HEADERS), sse.encode_event(ENVELOPE_PREFIX + handshake))
+            await pump.run(_start(_STREAM_HEADERS), handshake)
         finally:
             await context.close_subscriptions()
 

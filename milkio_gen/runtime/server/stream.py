@@ -40,8 +40,8 @@ class EventBuffer:
         "_events",
         "_limit",
         "_limit_bytes",
-        "_readable",
-        "_writable",
+        "_reader",
+        "_writer",
         "chunks",
         "failed",
         "held_bytes",
@@ -54,9 +54,10 @@ class EventBuffer:
         self.held_bytes = 0
         """Bytes waiting to be sent."""
         self._closed = False
-        self._readable = asyncio.Event()
-        self._writable = asyncio.Event()
-        self._writable.set()
+        # The sender waiting for events and the producer waiting for room, each a future made
+        # only while it waits: an idle stream holds no more than it must, thousands at once.
+        self._reader: asyncio.Future[None] | None = None
+        self._writer: asyncio.Future[None] | None = None
         self.chunks = 0
         """Chunk events put so far."""
         self.failed = False
@@ -73,9 +74,12 @@ class EventBuffer:
         return len(events) >= self._limit or (bool(events) and self.held_bytes >= self._limit_bytes)
 
     async def put(self, event: bytes) -> None:
-        while self.full:
-            self._writable.clear()
-            await self._writable.wait()
+        while self.full and not self._closed:
+            self._writer = asyncio.get_running_loop().create_future()
+            try:
+                await self._writer
+            finally:
+                self._writer = None
         self.put_nowait(event)
 
     def put_nowait(self, event: bytes) -> None:
@@ -85,14 +89,14 @@ class EventBuffer:
         self._events.append(event)
         self.held_bytes += len(event)
         self.chunks += 1
-        self._readable.set()
+        _wake(self._reader)
 
     def put_ping(self, comment: bytes) -> None:
         """A keep-alive comment: not a chunk, never held back by the limit."""
         if not self._closed:
             self._events.append(comment)
             self.held_bytes += len(comment)
-            self._readable.set()
+            _wake(self._reader)
 
     def put_last(self, event: bytes) -> None:
         """The closing fail envelope, unless the stream already ended: then no more events."""
@@ -105,20 +109,29 @@ class EventBuffer:
 
     def close(self) -> None:
         self._closed = True
-        self._readable.set()
+        _wake(self._reader)
+        _wake(self._writer)
 
     async def take_all(self) -> bytes | None:
         """Everything buffered, joined; `None` once closed and drained."""
         while not self._events:
             if self._closed:
                 return None
-            self._readable.clear()
-            await self._readable.wait()
+            self._reader = asyncio.get_running_loop().create_future()
+            try:
+                await self._reader
+            finally:
+                self._reader = None
         batch = b"".join(self._events) if len(self._events) > 1 else self._events[0]
         self._events.clear()
         self.held_bytes = 0
-        self._writable.set()
+        _wake(self._writer)
         return batch
+
+
+def _wake(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
 
 
 StopReason = Literal["disconnected", "deadline", "send_timeout", "shutdown"]
@@ -221,6 +234,7 @@ class StreamPump:
         self._producer: asyncio.Task[None] | None = None
         self._last_send = 0.0
         self._sending = False
+        self._ping_timer: asyncio.TimerHandle | None = None
         self.stop_reason: StopReason | None = None
 
     @property
@@ -255,7 +269,7 @@ class StreamPump:
         if self._limits.max_duration is not None:
             helpers.append(loop.call_later(self._limits.max_duration, self.stop, "deadline"))
         if self._limits.ping_interval is not None:
-            helpers.append(loop.create_task(self._ping(self._limits.ping_interval)))
+            self._ping_later(self._limits.ping_interval)
         try:
             # One step for the action: if it fails at once, the answer is that fail alone.
             await asyncio.sleep(0)
@@ -285,6 +299,8 @@ class StreamPump:
             _OPEN.discard(self)
             for helper in helpers:
                 helper.cancel()
+            if self._ping_timer is not None:
+                self._ping_timer.cancel()
             if producer.cancelling() == 0:  # a stop cancelled it already: let its finally run
                 producer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -299,11 +315,15 @@ class StreamPump:
             self._sending = False
         self._last_send = time.monotonic()
 
-    async def _ping(self, interval: float) -> None:
-        while True:
-            # At least a quarter interval apart, so a blocked send cannot make this spin.
-            due = self._last_send + interval - time.monotonic()
-            await asyncio.sleep(max(due, interval / 4))
-            silent = time.monotonic() - self._last_send >= interval
-            if silent and not self._sending and self._buffer.idle:
-                self._buffer.put_ping(sse.PING)
+    def _ping_later(self, interval: float) -> None:
+        """Send a `: ping` once the stream has been silent for `interval`. A timer, not a task:
+        an idle stream should cost little."""
+        # At least a quarter interval apart, so a blocked send cannot make this spin.
+        due = max(self._last_send + interval - time.monotonic(), interval / 4)
+        self._ping_timer = asyncio.get_running_loop().call_later(due, self._ping, interval)
+
+    def _ping(self, interval: float) -> None:
+        silent = time.monotonic() - self._last_send >= interval
+        if silent and not self._sending and self._buffer.idle:
+            self._buffer.put_ping(sse.PING)
+        self._ping_later(interval)
