@@ -233,8 +233,11 @@ class StreamPump:
         self._buffer = EventBuffer(limits.buffer_events, limits.buffer_bytes)
         self._producer: asyncio.Task[None] | None = None
         self._last_send = 0.0
-        self._sending = False
-        self._ping_timer: asyncio.TimerHandle | None = None
+        self._sending_since: float | None = None
+        """When the send in progress began; None between sends."""
+        self._tick_timer: asyncio.TimerHandle | None = None
+        self._sender: asyncio.Task[Any] | None = None
+        self._send_timed_out = False
         self.stop_reason: StopReason | None = None
 
     @property
@@ -268,8 +271,8 @@ class StreamPump:
         helpers: list[asyncio.Task[None] | asyncio.TimerHandle] = [watcher]
         if self._limits.max_duration is not None:
             helpers.append(loop.call_later(self._limits.max_duration, self.stop, "deadline"))
-        if self._limits.ping_interval is not None:
-            self._ping_later(self._limits.ping_interval)
+        self._sender = asyncio.current_task()
+        self._tick_later()
         try:
             # One step for the action: if it fails at once, the answer is that fail alone.
             await asyncio.sleep(0)
@@ -286,12 +289,14 @@ class StreamPump:
                     {"type": "http.response.body", "body": batch, "more_body": True}
                 )
             await self._timed_send({"type": "http.response.body", "body": b"", "more_body": False})
-        except TimeoutError:
+        except asyncio.CancelledError:
+            sender = self._sender
+            if not self._send_timed_out or sender is None:
+                self.stop("shutdown")  # the server cancels requests it stops waiting for
+                raise
+            sender.uncancel()
             logger.info("a client stopped reading for %ss: disconnected", self._limits.send_timeout)
             self.stop("send_timeout")
-        except asyncio.CancelledError:
-            self.stop("shutdown")  # the server cancels requests it stops waiting for
-            raise
         except Exception:  # servers differ in what `send` raises once the client is gone
             logger.debug("the client went away during a send", exc_info=True)
             self.stop("disconnected")
@@ -299,31 +304,51 @@ class StreamPump:
             _OPEN.discard(self)
             for helper in helpers:
                 helper.cancel()
-            if self._ping_timer is not None:
-                self._ping_timer.cancel()
+            if self._tick_timer is not None:
+                self._tick_timer.cancel()
             if producer.cancelling() == 0:  # a stop cancelled it already: let its finally run
                 producer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await producer
 
     async def _timed_send(self, message: Message) -> None:
-        self._sending = True
+        # Bounded by the tick below rather than by a timer of its own: a timer per send costs
+        # the event loop dearly when thousands of streams send at once (a fan-out).
+        self._sending_since = time.monotonic()
         try:
-            async with asyncio.timeout(self._limits.send_timeout):
-                await self._send(message)
+            await self._send(message)
         finally:
-            self._sending = False
+            self._sending_since = None
         self._last_send = time.monotonic()
 
-    def _ping_later(self, interval: float) -> None:
-        """Send a `: ping` once the stream has been silent for `interval`. A timer, not a task:
-        an idle stream should cost little."""
-        # At least a quarter interval apart, so a blocked send cannot make this spin.
-        due = max(self._last_send + interval - time.monotonic(), interval / 4)
-        self._ping_timer = asyncio.get_running_loop().call_later(due, self._ping, interval)
+    def _tick_later(self) -> None:
+        """Look at the stream again when a ping may be due or the send in progress may have
+        taken too long. A timer, not a task: an idle stream should cost little."""
+        ping, send_timeout = self._limits.ping_interval, self._limits.send_timeout
+        now = time.monotonic()
+        delays: list[float] = []
+        if ping is not None:
+            # At least a quarter interval apart, so a blocked send cannot make this spin.
+            delays.append(max(self._last_send + ping - now, ping / 4))
+        if send_timeout is not None:
+            sending_since = self._sending_since
+            delays.append(
+                send_timeout if sending_since is None else sending_since + send_timeout - now
+            )
+        if delays:
+            self._tick_timer = asyncio.get_running_loop().call_later(
+                max(min(delays), 0.01), self._tick
+            )
 
-    def _ping(self, interval: float) -> None:
-        silent = time.monotonic() - self._last_send >= interval
-        if silent and not self._sending and self._buffer.idle:
+    def _tick(self) -> None:
+        now = time.monotonic()
+        ping, send_timeout = self._limits.ping_interval, self._limits.send_timeout
+        sending_since = self._sending_since
+        if sending_since is not None and send_timeout is not None:
+            if now - sending_since >= send_timeout and self._sender is not None:
+                self._send_timed_out = True
+                self._sender.cancel()  # `run` tells this cancel from a shutdown's
+                return
+        elif ping is not None and now - self._last_send >= ping and self._buffer.idle:
             self._buffer.put_ping(sse.PING)
-        self._ping_later(interval)
+        self._tick_later()
