@@ -281,8 +281,10 @@ class StreamPump:
             failed_at_once = producer.done() and buffer.failed and buffer.chunks == 0
             await self._timed_send(start)
             if not failed_at_once:
+                # What the action's first step made ready goes with the handshake, in one write.
+                first = handshake if buffer.idle else handshake + (await buffer.take_all() or b"")
                 await self._timed_send(
-                    {"type": "http.response.body", "body": handshake, "more_body": True}
+                    {"type": "http.response.body", "body": first, "more_body": True}
                 )
             while (batch := await buffer.take_all()) is not None:
                 await self._timed_send(
