@@ -325,3 +325,16 @@ print("a warning elsewhere is the app's")
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert completed.stdout.split("\n")[:2] == ["refused", "a warning elsewhere is the app's"]
+
+
+@pytest.mark.parametrize(
+    "number",
+    [2**53 - 1, 2**53, -(2**53 - 1), -(2**53), 10**15, 1_764_000_000_000_000, 10**16, 10**17],
+)
+def test_integers_about_2_to_the_53_are_written_by_their_size(number: int) -> None:
+    """16-digit integers (a timestamp in microseconds) may be safe or not: only those beyond
+    2^53 become TSON bigints."""
+    wire = Tson(_Token).dumps({"index": number, "text": "", "ratio": 0.5, "counts": [number]})
+    unsafe = abs(number) > MAX_SAFE_INTEGER
+    assert (b'"t!bigint:' in wire) == unsafe
+    assert Tson(_Token).loads(wire)["counts"] == [number]

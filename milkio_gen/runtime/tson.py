@@ -32,8 +32,18 @@ MAX_SAFE_INTEGER = 2**53 - 1
 DATE = "t!Date:"
 BIGINT = "t!bigint:"
 MARKER = b'"t!'
-_UNSAFE_DIGITS = re.compile(rb"[0-9]{16}")
-"""Where an integer beyond 2^53 (16 digits or more) may be."""
+_LONG_DIGITS = re.compile(rb"[0-9]{16,}")
+_MAX_SAFE_DIGITS = str(MAX_SAFE_INTEGER).encode()
+
+
+def _may_hold_unsafe_int(data: bytes) -> bool:
+    """Whether JSON text may hold an integer beyond 2^53: a run of more digits than it has,
+    or as many and larger (a timestamp in microseconds has 16 digits and is safe)."""
+    for run in _LONG_DIGITS.findall(data):
+        if len(run) > len(_MAX_SAFE_DIGITS) or run > _MAX_SAFE_DIGITS:
+            return True
+    return False
+
 
 Direction = Literal["send", "receive"]
 Transform = Callable[[Any], Any]
@@ -259,8 +269,8 @@ class Tson(Generic[T]):
             root, defs = self._plans("serialization")
             self._send = PlanCompiler(defs, "send").compile(root)
             # Most types need TSON only for integers beyond 2^53, which are rare: pydantic
-            # writes those types at once, and only a document with a run of 16 digits (which
-            # may hold such an integer) takes the walk.
+            # writes those types at once, and only a document that may hold such an integer
+            # takes the walk.
             only_ints = {**_LEAVES["send"], "int": None}
             self._send_only_ints = (
                 self._send is not None
@@ -288,14 +298,16 @@ class Tson(Generic[T]):
 
     def dumps(self, value: T, *, check: bool = True) -> bytes:
         """TSON bytes of `value`; with `check`, a value not of the type raises."""
-        send = self._sending()
+        send = self._send
+        if isinstance(send, _Unset):
+            send = self._sending()
         if not check:
             return self._dumps_unchecked(value, send)
         if send is None or self._send_only_ints:
             # pydantic's own check is far slower when asked for by argument: its warnings are
             # made errors by the filter above instead.
             data = self._serializer.to_json(value, by_alias=True)
-            if send is None or _UNSAFE_DIGITS.search(data) is None:
+            if send is None or not _may_hold_unsafe_int(data):
                 return data
         data = self._adapter.dump_python(value, mode="json", by_alias=True, warnings="error")
         return exact_json.dumps(send(data))
@@ -308,7 +320,9 @@ class Tson(Generic[T]):
 
     def loads(self, data: bytes) -> T:
         """Validate TSON bytes into the type; raises `pydantic.ValidationError`."""
-        receive = self._receiving()
+        receive = self._receive
+        if isinstance(receive, _Unset):
+            receive = self._receiving()
         if receive is None or MARKER not in data:
             return self._validator.validate_json(data)
         plain = receive(exact_json.loads(data))
