@@ -11,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -246,3 +247,48 @@ def test_a_stopped_action_sends_nothing_more_and_its_cleanup_completes(
     assert len(events) == 3, "no chunk, and no second fail, after the closing fail"
     assert record(probe_key).ended.wait(5)
     assert record(probe_key).how == "cleaned"
+
+
+async def test_a_shutdown_in_the_same_step_as_a_send_timeout_is_a_shutdown() -> None:
+    """Both stop the request task by cancelling it: the server's cancel is not taken for the
+    send timeout's, and the task ends cancelled, as the server asked."""
+    import asyncio
+
+    from milkio_gen.runtime.server.stream import StreamLimits, StreamPump
+
+    async def chunks() -> Any:
+        while True:
+            yield "x"
+            await asyncio.sleep(0.01)
+
+    never = asyncio.Event()
+
+    async def send(message: Any) -> None:
+        if message["type"] == "http.response.body" and message["body"]:
+            await never.wait()  # a client that stopped reading
+
+    async def receive() -> Any:
+        await never.wait()
+
+    pump = StreamPump(
+        chunks(),
+        send=send,
+        receive=receive,
+        encode_chunk=lambda chunk: b'"x"',
+        on_error=lambda error: b"",
+        on_stop=lambda reason: None,
+        limits=StreamLimits(256, 65536, ping_interval=None, send_timeout=0.2, max_duration=None),
+    )
+    tick = pump._tick  # pyright: ignore[reportPrivateUsage]
+
+    def tick_then_shutdown() -> None:
+        tick()
+        if pump._send_timed_out:  # pyright: ignore[reportPrivateUsage]
+            request.cancel()  # the server's cancel, in the same loop step
+
+    pump._tick = tick_then_shutdown  # pyright: ignore[reportPrivateUsage]
+    start: Any = {"type": "http.response.start", "status": 200, "headers": []}
+    request = asyncio.create_task(pump.run(start, b"data:@{}\n\n"))
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(request, 5)
+    assert pump.stop_reason == "shutdown"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import warnings
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import Enum
@@ -16,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from milkio_gen.runtime.tson import MAX_SAFE_INTEGER, Tson
 from pydantic import AnyUrl, Base64Bytes, BaseModel, Field, ValidationError
+from pydantic_core import PydanticSerializationError
 from typing_extensions import TypedDict
 
 VECTORS: dict[str, dict[str, Any]] = {
@@ -293,14 +297,48 @@ def test_a_type_with_ints_is_written_as_the_full_walk_writes_it(value: _Token) -
     codec = Tson(_Token)
     walk: Any = codec._sending()  # pyright: ignore[reportPrivateUsage]
     plain = codec.adapter.dump_python(value, mode="json", by_alias=True)
-    assert codec.dumps(value) == exact_json.dumps(walk(plain))
+    with fast_path():
+        assert codec.dumps(value) == exact_json.dumps(walk(plain))
     assert codec.loads(codec.dumps(value)) == value
+
+
+@contextlib.contextmanager
+def fast_path() -> Iterator[None]:
+    """The codec's warnings filter first again, as outside of pytest (which puts its own
+    first): the fast path is taken."""
+    from milkio_gen.runtime import tson
+
+    with warnings.catch_warnings():
+        warnings.filters.insert(0, tson._CHECK_FILTER)  # pyright: ignore[reportPrivateUsage]
+        warnings._filters_mutated()  # type: ignore[attr-defined]  # pyright: ignore
+        yield
+
+
+class _User(BaseModel):
+    id: int
+
+
+class _Message(BaseModel):
+    author: _User
+    readers: list[_User]
+
+
+def test_a_model_of_models_with_ints_takes_the_fast_path() -> None:
+    codec = Tson(_Message)
+    message = _Message(author=_User(id=1), readers=[_User(id=2**60)])
+    with fast_path():
+        assert codec.dumps(message) == (
+            b'{"author":{"id":1},"readers":[{"id":"t!bigint:1152921504606846976"}]}'
+        )
+        assert codec._send_only_ints  # pyright: ignore[reportPrivateUsage]
+        with pytest.raises(PydanticSerializationError):
+            codec.dumps(_Message.model_construct(author={"id": "x"}, readers=[]))
 
 
 def test_a_value_not_of_its_type_is_refused_whatever_the_warnings_filters() -> None:
     """The check rests on a warnings filter of the codec's own: it holds in a plain process
-    (not only under pytest, which makes every warning an error), and leaves the warnings
-    raised elsewhere to the app's own filters."""
+    (not only under pytest, which makes every warning an error), leaves the warnings raised
+    elsewhere to the app's own filters, and holds when those come first."""
     import subprocess
     import sys
 
@@ -313,18 +351,29 @@ from milkio_gen.runtime.tson import Tson
 class Token(TypedDict):
     index: int
 
-try:
-    Tson(Token).dumps({"index": "x"})
-except UserWarning:
-    print("refused")
+from pydantic_core import PydanticSerializationError
+
+def refused():
+    try:
+        Tson(Token).dumps({"index": "x"})
+    except PydanticSerializationError:
+        return "refused"
+    return "sent"
+
+print(refused())
 warnings.simplefilter("ignore")  # the filters of an app of its own, put first
 TypeAdapter(Token).dump_json({"index": "x"})
 print("a warning elsewhere is the app's")
+print(refused())
 """
     completed = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
-    assert completed.stdout.split("\n")[:2] == ["refused", "a warning elsewhere is the app's"]
+    assert completed.stdout.split("\n")[:3] == [
+        "refused",
+        "a warning elsewhere is the app's",
+        "refused",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -293,12 +293,14 @@ class StreamPump:
             await self._timed_send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
             sender = self._sender
-            if not self._send_timed_out or sender is None:
+            # The tick's cancel alone is a send timeout; one more (the server's) is a shutdown.
+            if self._send_timed_out and sender is not None and sender.uncancel() == 0:
+                timeout = self._limits.send_timeout
+                logger.info("a client stopped reading for %ss: disconnected", timeout)
+                self.stop("send_timeout")
+            else:
                 self.stop("shutdown")  # the server cancels requests it stops waiting for
                 raise
-            sender.uncancel()
-            logger.info("a client stopped reading for %ss: disconnected", self._limits.send_timeout)
-            self.stop("send_timeout")
         except Exception:  # servers differ in what `send` raises once the client is gone
             logger.debug("the client went away during a send", exc_info=True)
             self.stop("disconnected")
