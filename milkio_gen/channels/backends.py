@@ -100,6 +100,10 @@ class IdentifyingBackend(ChannelsBackend):
     async def publish_one(self, data: bytes, channel: str) -> str | None:
         """Publish, returning the message's id (None where the backend gives none)."""
 
+    def is_ready(self, channel: str) -> bool:
+        """Whether messages published to `channel` from now on reach this process."""
+        return True
+
     async def ready(self, channel: str) -> None:
         """Wait until messages published to `channel` from now on reach this process."""
 
@@ -256,6 +260,10 @@ class _RedisBackend(IdentifyingBackend):
         for channel in channels:
             self._wanted.pop(channel, None)
         self._poke()
+
+    def is_ready(self, channel: str) -> bool:
+        live = self._wanted.get(channel)
+        return live is None or live.is_set()
 
     async def ready(self, channel: str) -> None:
         live = self._wanted.get(channel)

@@ -130,9 +130,12 @@ class Broker(InitPlugin):
         # cancelled comes after, inside the `try` that unsubscribes.
         subscriber = cast(_Subscriber, await self.plugin.subscribe(channel.name))
         try:
-            await self._call(
-                asyncio.wait_for(self.backend.ready(channel.name), self.settings.subscribe_timeout)
-            )
+            if not self.backend.is_ready(channel.name):  # no task nor timer when it is
+                await self._call(
+                    asyncio.wait_for(
+                        self.backend.ready(channel.name), self.settings.subscribe_timeout
+                    )
+                )
             last: tuple[int, int] | None = None
             backlog: list[bytes] = []
             if start is not None:
