@@ -28,34 +28,9 @@ from milkio_gen.build import build
 from milkio_gen.config import load_config
 from milkio_gen.testing import RedisServer, free_port
 
+from bench.ticks import TickReader
+
 ROOT = Path(__file__).resolve().parent.parent
-REQUEST = (
-    b"POST /ticks/subscribe HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\n"
-    b"content-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
-)
-
-
-class Reader:
-    """One subscription on a raw socket: the arrival time of each tick, by its number."""
-
-    def __init__(self) -> None:
-        self.arrivals: dict[int, int] = {}
-        self.sent: dict[int, int] = {}
-        self.live = asyncio.Event()
-
-    async def run(self, port: int) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(REQUEST)
-        try:
-            while line := await reader.readline():
-                if line.startswith(b"data:{"):
-                    arrived = time.time_ns()
-                    tick = json.loads(line[5:])
-                    self.arrivals[tick["number"]] = arrived
-                    self.sent[tick["number"]] = tick["sent_us"] * 1000
-                    self.live.set()
-        finally:
-            writer.close()
 
 
 def start_instance(package: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -81,7 +56,7 @@ def start_instance(package: Path, port: int, env: dict[str, str]) -> subprocess.
 async def measure(
     ports: list[int], subscribers: int, messages: int, burst: int
 ) -> dict[str, float]:
-    readers = [Reader() for _ in range(subscribers)]
+    readers = [TickReader() for _ in range(subscribers)]
     tasks = [
         asyncio.create_task(reader.run(ports[index % len(ports)]))
         for index, reader in enumerate(readers)

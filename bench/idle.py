@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import psutil
 import uvloop
 
@@ -45,43 +44,12 @@ from bench.servers import (
     serving,
     write_json,
 )
+from bench.ticks import TickReader
 
-REQUEST = (
-    b"POST /ticks/subscribe HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\n"
-    b"content-type: application/json\r\ncontent-length: 2\r\n\r\n{}"
-)
 BATCH = 250
 """Streams opened at once: more would overflow the server's listen backlog."""
 REFERENCE = "raw ASGI reference"
 OURS = "ours, in-memory channel"
-
-
-class Reader:
-    """One stream on a raw socket: whether its handshake came, and each tick's arrival."""
-
-    __slots__ = ("arrivals", "live", "opened", "sent")
-
-    def __init__(self) -> None:
-        self.opened = asyncio.Event()
-        self.live = asyncio.Event()
-        self.arrivals: dict[int, int] = {}
-        self.sent: dict[int, int] = {}
-
-    async def run(self, port: int) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        writer.write(REQUEST)
-        try:
-            while line := await reader.readline():
-                if line.startswith(b"data:{"):
-                    arrived = time.time_ns()
-                    tick = orjson.loads(line[5:])
-                    self.arrivals[tick["number"]] = arrived
-                    self.sent[tick["number"]] = tick["sent_us"] * 1000
-                    self.live.set()
-                elif line.startswith(b"data:@"):
-                    self.opened.set()
-        finally:
-            writer.close()
 
 
 async def wait_all(events: Iterable[asyncio.Event], seconds: float, what: str) -> None:
@@ -103,7 +71,7 @@ async def measure(
         async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
             marker = -1
 
-            async def make_live(readers: list[Reader]) -> None:
+            async def make_live(readers: list[TickReader]) -> None:
                 """Publish markers until every reader got one (30 s at most)."""
                 nonlocal marker
                 deadline = time.monotonic() + 30
@@ -116,7 +84,7 @@ async def measure(
                     await asyncio.sleep(0.1)
 
             # Warm up: one stream opened, fed and closed, so lazy imports are not counted.
-            warm = Reader()
+            warm = TickReader()
             warm_task = asyncio.create_task(warm.run(port))
             await wait_all([warm.opened], 10, "the warm-up stream did not open")
             await make_live([warm])
@@ -125,9 +93,9 @@ async def measure(
             await asyncio.sleep(0.5)
             before = server.memory_info().rss
 
-            readers: list[Reader] = []
+            readers: list[TickReader] = []
             for start in range(0, streams, BATCH):
-                batch = [Reader() for _ in range(min(BATCH, streams - start))]
+                batch = [TickReader() for _ in range(min(BATCH, streams - start))]
                 tasks += [asyncio.create_task(reader.run(port)) for reader in batch]
                 readers += batch
                 await wait_all((r.opened for r in batch), 30, "streams did not open")

@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 from milkio_gen.build import build
 from milkio_gen.config import load_config
+from milkio_gen.testing import RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
 TS = ROOT / "tests" / "ts"
@@ -110,6 +111,16 @@ def lint_and_type_check(project: Path, package: str, *, skip: tuple[str, ...] = 
         check=False,
     )
     assert typed.returncode == 0, typed.stdout
+
+
+@pytest.fixture(scope="module")
+def redis() -> Iterator[RedisServer]:
+    """A redis-server of the module's own on a free port of 127.0.0.1."""
+    server = RedisServer()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

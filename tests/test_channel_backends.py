@@ -9,7 +9,7 @@ import contextlib
 import random
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import pytest
@@ -23,15 +23,6 @@ from redis.asyncio import Redis
 REDIS_BACKENDS = ["redis", "redis-streams"]
 
 numbers = Channel("numbers", int)
-
-
-@pytest.fixture(scope="module")
-def redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def new_broker(backend: str, redis: RedisServer) -> Broker:

@@ -33,15 +33,6 @@ def new_feed() -> str:
     return uuid.uuid4().hex[:12]
 
 
-@pytest.fixture(scope="module")
-def redis() -> Iterator[RedisServer]:
-    server = RedisServer()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def serve_probe(probe: GeneratedPackage, settings: ChannelSettings) -> Iterator[RunningServer]:
     router = create_router(probe.server.apis, fail_codes=probe.server.fail_codes)
     yield from serve_in_thread(create_app(router, channels=settings))
