@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,9 +66,24 @@ def _shown(path: Path, root: Path) -> str:
 def build(config: BuildConfig, *, check: bool = False) -> BuildReport:
     """Write the files whose bytes changed; with `check`, write nothing and list them."""
     cwd = Path.cwd()
+    package_init = config.root.resolve() / config.out / "__init__.py"
     os.chdir(config.root)
+    # ruff sorts the imports of the app as first-party when it sees the generated files in a
+    # package with the app's: so that a first build formats as every later one does, the
+    # output package exists before its files are formatted (undone if the build fails).
+    placeholder = not check and not package_init.exists()
+    missing = [path for path in package_init.parents if not path.exists()]
+    if placeholder:
+        package_init.parent.mkdir(parents=True, exist_ok=True)
+        package_init.touch()
     try:
         manifest, files = render_files(config)
+    except BaseException:
+        if placeholder:
+            package_init.unlink(missing_ok=True)
+            if missing:
+                shutil.rmtree(missing[-1], ignore_errors=True)  # made here, holding nothing
+        raise
     finally:
         os.chdir(cwd)
     report = BuildReport(apis=len(manifest.apis))

@@ -82,6 +82,39 @@ def build(
 
 
 @app.command()
+def new(
+    directory: Annotated[Path, typer.Argument(help="Where to make the project: new or empty.")],
+    name: Annotated[
+        str | None, typer.Option("--name", help="The project's name [default: the directory's].")
+    ] = None,
+) -> None:
+    """Make a project to start from: an app with a plain and a stream API, built, with a
+    test that runs the generated client against a real server.
+
+    Examples:
+
+        milkio-gen new shop
+
+        milkio-gen new . --name shop
+    """
+    from .scaffold import ScaffoldError, create_project
+
+    try:
+        project = create_project(directory, name)
+    except ScaffoldError as error:
+        typer.secho(f"error: {error}", err=True, fg="red")
+        raise typer.Exit(2) from None
+    except BuildFailed as failed:  # pragma: no cover - the templates build
+        for error in failed.errors:
+            typer.secho(f"error: {error}", err=True, fg="red")
+        raise typer.Exit(1) from None
+    typer.echo(f"made {project.name} in {directory}: {len(project.files)} files")
+    typer.echo(f"  cd {directory}")
+    typer.echo('  pip install -e ".[dev]" && pytest')
+    typer.echo("  milkio-gen serve")
+
+
+@app.command()
 def serve(
     out: OutOption = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",

@@ -236,3 +236,39 @@ def compiled() -> Path:
         tsc = run_in_ts([str(TS / "node_modules" / ".bin" / "tsc"), "-p", config])
         assert tsc.returncode == 0, f"{config}:\n{tsc.stdout}{tsc.stderr}"
     return TS / "dist"
+
+
+@dataclass(frozen=True)
+class FreshVenv:
+    """A virtualenv with only the wheel built from this repository installed (and pytest)."""
+
+    root: Path
+
+    def bin(self, name: str) -> str:
+        return str(self.root / "bin" / name)
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel of this repository, built once."""
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (built,) = dist.glob("milkio_gen-*.whl")
+    return built
+
+
+@pytest.fixture(scope="session")
+def fresh_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> FreshVenv:
+    root = tmp_path_factory.mktemp("venv")
+    subprocess.run([sys.executable, "-m", "venv", str(root)], check=True, timeout=120)
+    pip = [str(root / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    subprocess.run(
+        [*pip, str(wheel), "pytest", "pytest-timeout"], check=True, capture_output=True, timeout=500
+    )
+    return FreshVenv(root)
