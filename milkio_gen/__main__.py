@@ -1,3 +1,5 @@
+"""`python -m milkio_gen`: the `milkio-gen` command."""
+
 from .cli import main
 
 main()

@@ -88,8 +88,10 @@ def new(
         str | None, typer.Option("--name", help="The project's name [default: the directory's].")
     ] = None,
 ) -> None:
-    """Make a project to start from: an app with a plain and a stream API, built, with a
-    test that runs the generated client against a real server.
+    """Make a new project to start from.
+
+    An app with a plain and a stream API, built, with a test that runs the generated client
+    against a real server, in a new or empty directory.
 
     Examples:
 
@@ -112,6 +114,42 @@ def new(
     typer.echo(f"  cd {directory}")
     typer.echo('  pip install -e ".[dev]" && pytest')
     typer.echo("  milkio-gen serve")
+
+
+@app.command()
+def dev(
+    app_package: AppOption = None,
+    schema: SchemaOption = None,
+    out: OutOption = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9000,
+) -> None:
+    """Serve the app; on every save, build it again and restart the server.
+
+    Only the files whose bytes changed are written. A build that fails prints its errors
+    and keeps the last good build and server running.
+
+    Examples:
+
+        milkio-gen dev
+
+        milkio-gen dev --port 8000
+    """
+    from .dev import DevLoop
+
+    try:
+        config = load_config(Path.cwd(), app=app_package, schema=schema, out=out)
+    except ConfigError as error:
+        typer.secho(f"error: {error}", err=True, fg="red")
+        raise typer.Exit(2) from None
+
+    def say(line: str, error: bool) -> None:
+        if error:
+            typer.secho(line, err=True, fg="red")
+        else:
+            typer.echo(line)
+
+    DevLoop(config, host=host, port=port, say=say).run()
 
 
 @app.command()

@@ -1,0 +1,99 @@
+"""`milkio-gen dev`: serve the app and, on every save in its package, build it again and
+restart the server.
+
+A build runs in this process, with the app's modules imported afresh: it writes only the
+files whose bytes changed, so editors and watchers see no churn. A build that fails prints
+its errors and changes nothing: the last good `generated/` stays, and so does the server,
+in a process of its own that each good build replaces.
+"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .build import build
+from .config import BuildConfig
+from .extract import BuildFailed
+
+__all__ = ["DevLoop"]
+
+Say = Callable[[str, bool], None]
+"""Prints a line; the flag says it is an error."""
+
+
+class DevLoop:
+    def __init__(self, config: BuildConfig, *, host: str, port: int, say: Say) -> None:
+        self._config = config
+        self._host = host
+        self._port = port
+        self._say = say
+        self._server: subprocess.Popen[bytes] | None = None
+
+    @property
+    def app_dir(self) -> Path:
+        return self._config.root / Path(*self._config.app.split("."))
+
+    def run(self) -> None:
+        """Build, serve, and go on until interrupted; the server stops with the loop."""
+        import watchfiles
+
+        try:
+            if self.rebuild() or (self._config.root / self._config.out / "server.py").is_file():
+                self.restart()
+            for _ in watchfiles.watch(self.app_dir, watch_filter=watchfiles.PythonFilter()):
+                if self.rebuild():
+                    self.restart()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def rebuild(self) -> bool:
+        """Build with the app's modules imported afresh; whether the build succeeded."""
+        started = time.perf_counter()
+        _forget(self._config.app)
+        try:
+            report = build(self._config)
+        except BuildFailed as failed:
+            for error in failed.errors:
+                self._say(f"error: {error}", True)
+            self._say("build failed: the last good build stays, and so does the server", True)
+            return False
+        elapsed = time.perf_counter() - started
+        self._say(
+            f"built {report.apis} APIs: {len(report.written)} files written, "
+            f"{len(report.unchanged)} unchanged ({elapsed:.2f}s)",
+            False,
+        )
+        return True
+
+    def restart(self) -> None:
+        self.stop()
+        module = ".".join(self._config.out.with_suffix("").parts)
+        command = [sys.executable, "-m", "milkio_gen", "serve", "--host", self._host]
+        command += ["--port", str(self._port), "--out", str(self._config.out)]
+        self._server = subprocess.Popen(command, cwd=self._config.root)
+        self._say(f"serving {module}.server:app on http://{self._host}:{self._port}", False)
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.terminate()
+        try:
+            server.wait(15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(5)
+
+
+def _forget(package: str) -> None:
+    """Drop the app's modules, so that the next import reads the files as they are now."""
+    for name in [name for name in sys.modules if name == package or name.startswith(f"{package}.")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()

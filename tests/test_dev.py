@@ -1,0 +1,101 @@
+"""`milkio-gen dev` on a new project, as a user works: save a change, see it served; save a
+broken action, keep the last good build and server; fix it, go on."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.processes import free_port
+
+MILKIO_GEN = str(Path(sys.executable).parent / "milkio-gen")
+
+
+def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not within {seconds}s: {what}")
+
+
+def greeting(base_url: str) -> dict[str, object] | None:
+    try:
+        answer = httpx.post(f"{base_url}/hello", json={"name": "Ada"}, timeout=2)
+    except httpx.HTTPError:
+        return None
+    return answer.json().get("data")
+
+
+@pytest.mark.timeout(120)
+def test_dev_rebuilds_and_restarts_on_save_and_keeps_the_last_good_build(tmp_path: Path) -> None:
+    made = subprocess.run(
+        [MILKIO_GEN, "new", "shop"], cwd=tmp_path, capture_output=True, timeout=120
+    )
+    assert made.returncode == 0, made.stderr
+    project = tmp_path / "shop"
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log = (tmp_path / "dev.log").open("w+b")
+    dev = subprocess.Popen(
+        [MILKIO_GEN, "dev", "--port", str(port)],
+        cwd=project, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: greeting(base_url) is not None, 30, "the server answers")
+        assert greeting(base_url) == {"message": "Hello, Ada!"}
+
+        hello = project / "shop" / "app" / "hello.py"
+        models = project / "shop" / "generated" / "models.py"
+        untouched = [project / "schema" / "manifest.schema.json", models.with_name("py.typed")]
+        untouched_before = [path.stat().st_mtime_ns for path in untouched]
+        source = hello.read_text()
+        hello.write_text(
+            source.replace(
+                '    message: str = Field(description="The greeting.")\n',
+                '    message: str = Field(description="The greeting.")\n'
+                '    shout: str = Field(description="The greeting, louder.")\n',
+            ).replace(
+                'Greeting(message=f"Hello, {params.name}!")',
+                'Greeting(message=f"Hello, {params.name}!", shout=f"HELLO, {params.name}!")',
+            )
+        )
+        wait_until(lambda: "shout" in models.read_text(), 20, "the models regenerated")
+        wait_until(
+            lambda: (greeting(base_url) or {}).get("shout") == "HELLO, Ada!",
+            30,
+            "the server restarted with the change",
+        )
+        assert [path.stat().st_mtime_ns for path in untouched] == untouched_before, (
+            "a file whose bytes did not change was written"
+        )
+
+        good_models = models.read_bytes()
+        hello.write_text(hello.read_text() + "\ndef broken(:\n")
+        log_text = lambda: log.seek(0) or log.read().decode(errors="replace")  # noqa: E731
+        wait_until(lambda: "hello.py:" in log_text() and "build failed" in log_text(), 20,
+                   "the error shown with its file and line")  # fmt: skip
+        assert models.read_bytes() == good_models, "the last good build stays"
+        assert (greeting(base_url) or {}).get("shout") == "HELLO, Ada!", "so does the server"
+
+        hello.write_text(hello.read_text().replace("\ndef broken(:\n", "\n"))
+        wait_until(lambda: log_text().count("built 2 APIs") >= 3, 20, "the fix builds")
+        wait_until(lambda: greeting(base_url) is not None, 30, "the server answers again")
+    finally:
+        os.killpg(dev.pid, signal.SIGINT)
+        try:
+            dev.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(dev.pid, signal.SIGKILL)
+            dev.wait(5)
+        log.close()
+    wait_until(lambda: greeting(base_url) is None, 10, "the server stopped with dev")
