@@ -113,7 +113,7 @@ def new(
     typer.echo(f"made {project.name} in {directory}: {len(project.files)} files")
     typer.echo(f"  cd {directory}")
     typer.echo('  pip install -e ".[dev]" && pytest')
-    typer.echo("  milkio-gen serve")
+    typer.echo("  milkio-gen dev")
 
 
 @app.command()
