@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 
 from bench.servers import (
     RESULTS,
     build_package,
     client_module,
+    minimal_chunks,
     percentile,
     python_path,
     ratio,
@@ -51,15 +51,9 @@ FirstChunk = Callable[[httpx.AsyncClient, str], Coroutine[Any, Any, float]]
 async def first_minimal(http: httpx.AsyncClient, base_url: str) -> float:
     started = time.perf_counter()
     first = 0.0
-    rest = b""
     async with http.stream("POST", f"{base_url}/", json={"n": 1}) as response:
-        async for piece in response.aiter_raw():
-            events = (rest + piece).split(b"\n\n")
-            rest = events.pop()
-            for event in events:
-                if event.startswith(b"data:{"):
-                    orjson.loads(event[5:])
-                    first = first or time.perf_counter()
+        async for _ in minimal_chunks(response):
+            first = first or time.perf_counter()
     return first - started
 
 

@@ -35,6 +35,7 @@ from bench.servers import (
     RESULTS,
     build_package,
     client_module,
+    minimal_chunks,
     python_path,
     start,
     stop,
@@ -47,18 +48,12 @@ Reader = Callable[[str, int], Coroutine[Any, Any, int]]
 
 async def read_minimal(base_url: str, n: int) -> int:
     count = 0
-    rest = b""
     async with (
         httpx.AsyncClient(base_url=base_url, timeout=60) as client,
         client.stream("POST", "/", json={"n": n}) as response,
     ):
-        async for piece in response.aiter_raw():
-            events = (rest + piece).split(b"\n\n")
-            rest = events.pop()
-            for event in events:
-                if event.startswith(b"data:{"):
-                    orjson.loads(event[5:])
-                    count += 1
+        async for _ in minimal_chunks(response):
+            count += 1
     return count
 
 
