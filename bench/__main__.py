@@ -4,7 +4,8 @@ parallel: they share the machine's cores):
     python -m bench [--quick] [--json bench/results/all.json]
 
 (a) stream throughput `bench.streams`, (b) time to first chunk `bench.first_chunk`, (c) idle
-streams `bench.idle`, (d) cancel latency `bench.cancel`, (e) build `bench.build`. Each runs
+streams `bench.idle`, (d) cancel latency `bench.cancel`, (e) build `bench.build`, (f) the loop
+of `milkio-gen dev`, from a save to a server that serves it, `bench.loop`. Each runs
 with its default options, or the smaller ones of its `QUICK` with `--quick`; its table is
 printed as it ends, and every scenario's figures are written to one JSON file (and, without
 `--quick`, also to the scenario's own `bench/results/<name>.json`). Scenarios are
@@ -19,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench import build, cancel, first_chunk, idle, streams
+from bench import build, cancel, first_chunk, idle, loop, streams
 from bench.servers import RESULTS, write_json
 
 SCENARIOS: dict[str, ModuleType] = {
@@ -28,6 +29,7 @@ SCENARIOS: dict[str, ModuleType] = {
     "idle": idle,
     "cancel": cancel,
     "build": build,
+    "loop": loop,
 }
 
 

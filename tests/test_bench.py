@@ -39,6 +39,24 @@ def test_build_benchmark_runs_and_writes_its_figures(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(300)
+def test_loop_benchmark_times_saves_beside_uvicorn_reload(tmp_path: Path) -> None:
+    printed, figures = run_benchmark(
+        "bench.loop", tmp_path / "loop.json", "--apis", "12", "--saves", "1", "--runs", "1"
+    )
+    assert "uvicorn --reload" in printed
+    row = figures["results"]["12"]
+    assert 0 < row["save_to_files_s"] < row["save_to_served_s"]
+    assert row["reference_save_to_served_s"] > 0
+    assert row["no_change_build_s"] > row["import_only_s"] > 0
+    assert set(row["phases_s"]) == {
+        "import the app",
+        "signatures and JSON Schemas",
+        "Python files (render, ruff)",
+        "TypeScript file",
+    }
+
+
+@pytest.mark.timeout(300)
 def test_fanout_benchmark_runs_and_writes_its_figures(tmp_path: Path) -> None:
     arguments = ("--subscribers", "20", "--messages", "3", "--burst", "5")
     printed, figures = run_benchmark("bench.fanout", tmp_path / "fanout.json", *arguments)
@@ -120,7 +138,14 @@ def test_cancel_benchmark_times_every_way_of_stopping_and_writes_its_figures(
 def test_every_benchmark_runs_in_one_quick_command(tmp_path: Path) -> None:
     printed, figures = run_benchmark("bench", tmp_path / "all.json", "--quick")
     assert figures["quick"] is True
-    assert list(figures["scenarios"]) == ["streams", "first_chunk", "idle", "cancel", "build"]
+    assert list(figures["scenarios"]) == [
+        "streams",
+        "first_chunk",
+        "idle",
+        "cancel",
+        "build",
+        "loop",
+    ]
     for name in figures["scenarios"]:
         assert f"== {name}: python -m bench.{name}" in printed
     assert all(scenario["results"] for scenario in figures["scenarios"].values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -48,17 +49,26 @@ def generate_python(
     channel_arguments = ", ".join(
         f"{key}={value!r}" for key, value in sorted((channels or {}).items())
     )
-    files: dict[Path, bytes] = {}
-    for name in _PYTHON_FILES:
-        template = environment().get_template(f"{name}.jinja")
-        rendered = template.render(plan=plan, package=package, channel_arguments=channel_arguments)
+    rendered = {
+        name: environment()
+        .get_template(f"{name}.jinja")
+        .render(plan=plan, package=package, channel_arguments=channel_arguments)
+        for name in _PYTHON_FILES
+    }
+
+    def formatted(name: str) -> bytes:
         try:
-            files[out / name] = format_python(rendered, out / name, project_root).encode()
+            return format_python(rendered[name], out / name, project_root).encode()
         except FormattingFailed as error:
-            _check_syntax(rendered, name)  # a template bug: say where, rather than ruff's words
+            _check_syntax(rendered[name], name)  # a template bug: say where, not ruff's words
             raise BuildFailed(
                 [BuildError(f"ruff could not format {name}: {error}", _BUG)]
             ) from None
+
+    # ruff runs as a process per file and step: the files are formatted side by side.
+    with ThreadPoolExecutor(max_workers=len(_PYTHON_FILES)) as pool:
+        contents = list(pool.map(formatted, _PYTHON_FILES))
+    files = {out / name: content for name, content in zip(_PYTHON_FILES, contents, strict=True)}
     files[out / "py.typed"] = b""
     return files
 
