@@ -11,6 +11,7 @@ from pathlib import Path
 from .config import BuildConfig
 from .extract import extract
 from .manifest import Manifest
+from .progress import SILENT, Progress
 from .render.generate import generate_python, generate_typescript
 
 __all__ = ["BuildReport", "build", "render_files"]
@@ -24,13 +25,31 @@ class BuildReport:
     stale: list[Path] = field(default_factory=list[Path])
     """With `check`: the files that differ from what a build would write."""
 
+    checked: bool = False
+    """Built with `check`: nothing was written."""
 
-def render_files(config: BuildConfig) -> tuple[Manifest, dict[Path, bytes]]:
+    def summary(self, seconds: float) -> str:
+        """The line a build ends with."""
+        apis = f"{self.apis} API{'' if self.apis == 1 else 's'}"
+        files = len(self.written) + len(self.unchanged) + len(self.stale)
+        if self.checked and self.stale:
+            return f"out of date: {len(self.stale)} of {files} files ({seconds:.2f}s)"
+        if self.checked:
+            return f"up to date: {apis}, {files} files ({seconds:.2f}s)"
+        return (
+            f"built {apis}: {len(self.written)} files written, "
+            f"{len(self.unchanged)} unchanged ({seconds:.2f}s)"
+        )
+
+
+def render_files(
+    config: BuildConfig, progress: Progress = SILENT
+) -> tuple[Manifest, dict[Path, bytes]]:
     """Every file a build writes, relative to the project root, in memory."""
     root = str(config.root.resolve())
     if root not in sys.path:
         sys.path.insert(0, root)
-    manifest = extract(config.app)
+    manifest = extract(config.app, progress)
     manifest_bytes = manifest.to_json()
     # Every manifest written is checked against its own schema first.
     Manifest.from_json(manifest_bytes)
@@ -39,6 +58,7 @@ def render_files(config: BuildConfig) -> tuple[Manifest, dict[Path, bytes]]:
         config.schema.with_name("manifest.schema.json"): Manifest.json_schema_bytes(),
     }
     source = _shown(config.schema, config.root)
+    progress.phase("generate Python")
     files.update(
         generate_python(
             manifest,
@@ -49,6 +69,7 @@ def render_files(config: BuildConfig) -> tuple[Manifest, dict[Path, bytes]]:
             channels=config.channels,
         )
     )
+    progress.phase("generate TypeScript")
     files.update(generate_typescript(manifest, manifest_bytes, source=source, out=config.out))
     return manifest, files
 
@@ -63,7 +84,7 @@ def _shown(path: Path, root: Path) -> str:
         return path.name
 
 
-def build(config: BuildConfig, *, check: bool = False) -> BuildReport:
+def build(config: BuildConfig, *, check: bool = False, progress: Progress = SILENT) -> BuildReport:
     """Write the files whose bytes changed; with `check`, write nothing and list them."""
     cwd = Path.cwd()
     package_init = config.root.resolve() / config.out / "__init__.py"
@@ -77,7 +98,7 @@ def build(config: BuildConfig, *, check: bool = False) -> BuildReport:
         package_init.parent.mkdir(parents=True, exist_ok=True)
         package_init.touch()
     try:
-        manifest, files = render_files(config)
+        manifest, files = render_files(config, progress)
     except BaseException:
         if placeholder:
             package_init.unlink(missing_ok=True)
@@ -86,7 +107,8 @@ def build(config: BuildConfig, *, check: bool = False) -> BuildReport:
         raise
     finally:
         os.chdir(cwd)
-    report = BuildReport(apis=len(manifest.apis))
+    progress.phase("write files")
+    report = BuildReport(apis=len(manifest.apis), checked=check)
     for relative, content in files.items():
         target = relative if relative.is_absolute() else config.root / relative
         current = target.read_bytes() if target.is_file() else None

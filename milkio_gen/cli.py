@@ -10,13 +10,33 @@ from typing import Annotated
 import typer
 
 from .config import ConfigError, load_config
+from .console import Console
 from .extract import BuildFailed
 
+EXIT_CODES = """\b
+Exit codes:
+  0  done
+  1  the build failed; with --check, files are out of date
+  2  a usage or configuration error: an unknown option, no app configured,
+     a directory for `new` that is not empty
+"""
+
 app = typer.Typer(
-    help="Typed RPC with streams: build the manifest and generated code of an app, serve it.",
+    help="""Typed RPC with streams: build the manifest and generated code of an app, serve it.
+
+    \b
+    Examples:
+      milkio-gen new shop      # a project to start from, in ./shop
+      milkio-gen dev           # serve, and build again on every save
+      milkio-gen build         # write schema/ and generated/
+      milkio-gen build --check # in CI: exit 1 if generated/ is out of date
+      milkio-gen serve         # serve what was built
+    """,
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 AppOption = Annotated[
@@ -28,9 +48,36 @@ SchemaOption = Annotated[
 OutOption = Annotated[
     Path | None, typer.Option("--out", help="The generated package directory [default: generated].")
 ]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")]
 
 
-@app.command()
+def _show_version(shown: bool) -> None:
+    if shown:
+        from importlib.metadata import version
+
+        typer.echo(f"milkio-gen {version('milkio-gen')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", is_eager=True, callback=_show_version
+        ),
+    ] = False,
+) -> None:
+    pass
+
+
+def _failed(console: Console, failed: BuildFailed) -> None:
+    for error in failed.errors:
+        console.error(f"error: {error}")
+    console.error(f"build failed: {len(failed.errors)} error(s)")
+
+
+@app.command(epilog=EXIT_CODES)
 def build(
     app_package: AppOption = None,
     schema: SchemaOption = None,
@@ -39,124 +86,122 @@ def build(
         bool,
         typer.Option("--check", help="Write nothing; exit 1 if any file is out of date."),
     ] = False,
+    quiet: QuietOption = False,
 ) -> None:
-    """Extract the manifest of the app and generate its server and clients.
+    """Build the manifest, server and clients of the app.
 
+    Ends with one line: the APIs, the files written and unchanged, the time taken. A build
+    that runs longer than a second shows a progress bar on a terminal.
+
+    \b
     Examples:
-
-        milkio-gen build
-
-        milkio-gen build --check
-
-        milkio-gen build --app other_app --schema build/manifest.json --out build
+      milkio-gen build
+      milkio-gen build --check --quiet
+      milkio-gen build --app other_app --schema build/manifest.json --out build
     """
     from .build import build as run_build
 
+    console = Console(quiet=quiet)
     started = time.perf_counter()
     try:
         config = load_config(Path.cwd(), app=app_package, schema=schema, out=out)
-        report = run_build(config, check=check)
+        with console.progress_bar() as progress:
+            report = run_build(config, check=check, progress=progress)
     except ConfigError as error:
-        typer.secho(f"error: {error}", err=True, fg="red")
+        console.error(f"error: {error}")
         raise typer.Exit(2) from None
     except BuildFailed as failed:
-        for error in failed.errors:
-            typer.secho(f"error: {error}", err=True, fg="red")
-        typer.secho(f"build failed: {len(failed.errors)} error(s)", err=True, fg="red")
+        _failed(console, failed)
         raise typer.Exit(1) from None
-    elapsed = time.perf_counter() - started
-    if check:
-        for path in report.stale:
-            typer.secho(f"stale: {path.as_posix()}", err=True, fg="red")
-        if report.stale:
-            typer.secho("out of date: run `milkio-gen build`", err=True, fg="red")
-            raise typer.Exit(1)
-        typer.echo(
-            f"up to date: {report.apis} APIs, {len(report.unchanged)} files ({elapsed:.2f}s)"
-        )
-        return
-    typer.echo(
-        f"built {report.apis} APIs: {len(report.written)} files written, "
-        f"{len(report.unchanged)} unchanged ({elapsed:.2f}s)"
-    )
+    for path in report.stale:
+        console.error(f"stale: {path.as_posix()}")
+    summary = report.summary(time.perf_counter() - started)
+    if report.stale:
+        console.error(f"{summary}: run `milkio-gen build`")
+        raise typer.Exit(1)
+    console.say(summary)
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES)
 def new(
     directory: Annotated[Path, typer.Argument(help="Where to make the project: new or empty.")],
     name: Annotated[
         str | None, typer.Option("--name", help="The project's name [default: the directory's].")
     ] = None,
+    quiet: QuietOption = False,
 ) -> None:
     """Make a new project to start from.
 
     An app with a plain and a stream API, built, with a test that runs the generated client
     against a real server, in a new or empty directory.
 
+    \b
     Examples:
-
-        milkio-gen new shop
-
-        milkio-gen new . --name shop
+      milkio-gen new shop
+      milkio-gen new . --name shop
     """
     from .scaffold import ScaffoldError, create_project
 
+    console = Console(quiet=quiet)
     try:
         project = create_project(directory, name)
     except ScaffoldError as error:
-        typer.secho(f"error: {error}", err=True, fg="red")
+        console.error(f"error: {error}")
         raise typer.Exit(2) from None
     except BuildFailed as failed:  # pragma: no cover - the templates build
-        for error in failed.errors:
-            typer.secho(f"error: {error}", err=True, fg="red")
+        _failed(console, failed)
         raise typer.Exit(1) from None
-    typer.echo(f"made {project.name} in {directory}: {len(project.files)} files")
-    typer.echo(f"  cd {directory}")
-    typer.echo('  pip install -e ".[dev]" && pytest')
-    typer.echo("  milkio-gen dev")
+    console.say(f"made {project.name} in {directory}: {len(project.files)} files")
+    console.say(f"  cd {directory}")
+    console.say('  pip install -e ".[dev]" && pytest')
+    console.say("  milkio-gen dev")
 
 
-@app.command()
+HostOption = Annotated[str, typer.Option(help="Interface to listen on.")]
+PortOption = Annotated[int, typer.Option(help="Port to listen on.")]
+
+
+@app.command(epilog=EXIT_CODES)
 def dev(
     app_package: AppOption = None,
     schema: SchemaOption = None,
     out: OutOption = None,
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9000,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 9000,
+    quiet: QuietOption = False,
 ) -> None:
-    """Serve the app; on every save, build it again and restart the server.
+    """Serve the app; build and restart on every save.
 
     Only the files whose bytes changed are written. A build that fails prints its errors
-    and keeps the last good build and server running.
+    and keeps the last good build and server running. With --quiet, the server logs
+    warnings only. Stops on Ctrl-C.
 
+    \b
     Examples:
-
-        milkio-gen dev
-
-        milkio-gen dev --port 8000
+      milkio-gen dev
+      milkio-gen dev --port 8000 --quiet
     """
     from .dev import DevLoop
 
+    console = Console(quiet=quiet)
     try:
         config = load_config(Path.cwd(), app=app_package, schema=schema, out=out)
     except ConfigError as error:
-        typer.secho(f"error: {error}", err=True, fg="red")
+        console.error(f"error: {error}")
         raise typer.Exit(2) from None
 
     def say(line: str, error: bool) -> None:
-        if error:
-            typer.secho(line, err=True, fg="red")
-        else:
-            typer.echo(line)
+        (console.error if error else console.say)(line)
 
-    DevLoop(config, host=host, port=port, say=say).run()
+    log_level = "warning" if quiet else "info"
+    DevLoop(config, host=host, port=port, say=say, log_level=log_level).run()
 
 
-@app.command()
+@app.command(epilog=EXIT_CODES)
 def serve(
     out: OutOption = None,
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 9000,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 9000,
     log_level: Annotated[str, typer.Option(help="uvicorn's log level.")] = "info",
     grace_period: Annotated[
         int, typer.Option(help="Seconds requests get to end on shutdown, once streams stop.")
@@ -164,25 +209,25 @@ def serve(
 ) -> None:
     """Serve the generated server (`<out>/server.py`) with uvicorn.
 
+    \b
     Examples:
-
-        milkio-gen serve
-
-        milkio-gen serve --port 8000 --out build
+      milkio-gen serve
+      milkio-gen serve --port 8000 --out build --log-level warning
     """
     from .serving import serve as serve_app
 
+    console = Console()
     try:
         config = load_config(Path.cwd(), out=out, app="-")
     except ConfigError as error:
-        typer.secho(f"error: {error}", err=True, fg="red")
+        console.error(f"error: {error}")
         raise typer.Exit(2) from None
     if not (config.out / "server.py").is_file():
-        typer.secho(f"error: no {config.out / 'server.py'}: run `milkio-gen build`", err=True)
+        console.error(f"error: no {config.out / 'server.py'}: run `milkio-gen build`")
         raise typer.Exit(2)
     sys.path.insert(0, str(Path.cwd()))
     module = ".".join(config.out.with_suffix("").parts)
-    typer.echo(f"serving {module}.server:app on http://{host}:{port}")
+    console.say(f"serving {module}.server:app on http://{host}:{port}")
     serve_app(
         f"{module}.server:app",
         host=host,

@@ -27,8 +27,11 @@ Say = Callable[[str, bool], None]
 
 
 class DevLoop:
-    def __init__(self, config: BuildConfig, *, host: str, port: int, say: Say) -> None:
+    def __init__(
+        self, config: BuildConfig, *, host: str, port: int, say: Say, log_level: str = "info"
+    ) -> None:
         self._config = config
+        self._log_level = log_level
         self._host = host
         self._port = port
         self._say = say
@@ -64,12 +67,7 @@ class DevLoop:
                 self._say(f"error: {error}", True)
             self._say("build failed: the last good build stays, and so does the server", True)
             return False
-        elapsed = time.perf_counter() - started
-        self._say(
-            f"built {report.apis} APIs: {len(report.written)} files written, "
-            f"{len(report.unchanged)} unchanged ({elapsed:.2f}s)",
-            False,
-        )
+        self._say(report.summary(time.perf_counter() - started), False)
         return True
 
     def restart(self) -> None:
@@ -77,6 +75,7 @@ class DevLoop:
         module = ".".join(self._config.out.with_suffix("").parts)
         command = [sys.executable, "-m", "milkio_gen", "serve", "--host", self._host]
         command += ["--port", str(self._port), "--out", str(self._config.out)]
+        command += ["--log-level", self._log_level]
         self._server = subprocess.Popen(command, cwd=self._config.root)
         self._say(f"serving {module}.server:app on http://{self._host}:{self._port}", False)
 

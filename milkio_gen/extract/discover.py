@@ -15,6 +15,7 @@ from typing import Any, cast
 from ..api import ApiDefinition, get_definition
 from ..channels.channel import Channel
 from ..fails import FailCodes
+from ..progress import SILENT, Progress
 from ..signature import SourceLocation, source_location
 from .errors import BuildError
 
@@ -98,7 +99,8 @@ def _project_file(filename: str) -> str | None:
     return relative.as_posix()
 
 
-def _modules(app: str, errors: list[BuildError]) -> list[ModuleType]:
+def _modules(app: str, errors: list[BuildError], progress: Progress) -> list[ModuleType]:
+    progress.detail(app)
     package = importlib.import_module(app)
     modules = [package]
     search_path = getattr(package, "__path__", None)
@@ -106,6 +108,7 @@ def _modules(app: str, errors: list[BuildError]) -> list[ModuleType]:
         return modules
     names = sorted(info.name for info in pkgutil.walk_packages(search_path, prefix=f"{app}."))
     for name in names:
+        progress.detail(name)
         try:
             modules.append(importlib.import_module(name))
         except Exception as error:
@@ -113,13 +116,13 @@ def _modules(app: str, errors: list[BuildError]) -> list[ModuleType]:
     return modules
 
 
-def discover(app: str) -> Discovery:
+def discover(app: str, progress: Progress = SILENT) -> Discovery:
     """Import every module of the `app` package and collect what `define_api` marked."""
     errors: list[BuildError] = []
     if "" not in sys.path and "." not in sys.path:
         sys.path.insert(0, "")
     try:
-        modules = _modules(app, errors)
+        modules = _modules(app, errors, progress)
     except Exception as error:
         errors.append(_import_error(app, error))
         return Discovery([], None, errors)

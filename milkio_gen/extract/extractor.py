@@ -7,6 +7,7 @@ from typing import Any
 
 from ..fails import BUILTIN_FAIL_CODES, FailCode
 from ..manifest import ApiEntry, ChannelEntry, FailCodeEntry, Manifest, PythonRef, SourceRef
+from ..progress import SILENT, Progress
 from ..signature import ApiSignature, SignatureError, read_signature
 from .carried import Uncarried, find_uncarried
 from .discover import FoundApi, discover
@@ -47,9 +48,11 @@ def _collect_schemas(
             remaining = [request for request in remaining if request.key != bad.key]
 
 
-def extract(app: str) -> Manifest:
+def extract(app: str, progress: Progress = SILENT) -> Manifest:
     """Import `app` and describe every API in it; raise `BuildFailed` with all errors."""
-    discovery = discover(app)
+    progress.phase("import the app")
+    discovery = discover(app, progress)
+    progress.phase("describe the APIs")
     errors = list(discovery.errors)
 
     signatures: dict[str, ApiSignature] = {}
