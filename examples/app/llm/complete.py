@@ -16,8 +16,8 @@ class Token(BaseModel):
     """One piece of the answer."""
 
     type: Literal["token"] = "token"
-    index: int
-    text: str
+    index: int = Field(description="Where the token stands in the answer, from 0.")
+    text: str = Field(description="The token's text, with the space after it.")
 
 
 class Usage(BaseModel):
