@@ -72,12 +72,10 @@ class DevLoop:
 
     def restart(self) -> None:
         self.stop()
-        module = ".".join(self._config.out.with_suffix("").parts)
         command = [sys.executable, "-m", "milkio_gen", "serve", "--host", self._host]
         command += ["--port", str(self._port), "--out", str(self._config.out)]
         command += ["--log-level", self._log_level]
-        self._server = subprocess.Popen(command, cwd=self._config.root)
-        self._say(f"serving {module}.server:app on http://{self._host}:{self._port}", False)
+        self._server = subprocess.Popen(command, cwd=self._config.root)  # it says where it serves
 
     def stop(self) -> None:
         server, self._server = self._server, None
