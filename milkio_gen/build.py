@@ -62,7 +62,6 @@ def render_files(
     files.update(
         generate_python(
             manifest,
-            manifest_bytes,
             source=source,
             out=config.out,
             project_root=config.root,
@@ -70,7 +69,7 @@ def render_files(
         )
     )
     progress.phase("generate TypeScript")
-    files.update(generate_typescript(manifest, manifest_bytes, source=source, out=config.out))
+    files.update(generate_typescript(manifest, source=source, out=config.out))
     return manifest, files
 
 

@@ -166,4 +166,7 @@ def test_getting_started_works_as_written(wheel: Path, tmp_path: Path) -> None:
             reader.run(step)
     finally:
         reader.stop()
-    assert "build failed" not in reader.dev_log.read_text()
+    log = reader.dev_log.read_text()
+    assert "build failed" not in log
+    (rebuilt,) = re.findall(r"`milkio-gen dev` prints `(built [^`]+)`", PAGE.read_text())
+    assert rebuilt in log, "the change rewrote the files the page says it does"

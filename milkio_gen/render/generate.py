@@ -35,7 +35,6 @@ def _check_syntax(source: str, name: str) -> None:
 
 def generate_python(
     manifest: Manifest,
-    manifest_bytes: bytes,
     *,
     source: str,
     out: Path,
@@ -44,7 +43,7 @@ def generate_python(
 ) -> dict[Path, bytes]:
     """Every file of the generated package `out`, keyed by path; same input, same bytes.
     `channels`: the broker options the server passes to `ChannelSettings`."""
-    plan = plan_python(manifest, manifest_bytes, source)
+    plan = plan_python(manifest, source)
     package = ".".join(out.parts) if not out.is_absolute() else out.name
     channel_arguments = ", ".join(
         f"{key}={value!r}" for key, value in sorted((channels or {}).items())
@@ -73,10 +72,8 @@ def generate_python(
     return files
 
 
-def generate_typescript(
-    manifest: Manifest, manifest_bytes: bytes, *, source: str, out: Path
-) -> dict[Path, bytes]:
+def generate_typescript(manifest: Manifest, *, source: str, out: Path) -> dict[Path, bytes]:
     """`client.ts`: the TypeScript client, one file with no dependency."""
-    plan = plan_typescript(manifest, manifest_bytes, source)
+    plan = plan_typescript(manifest, source)
     rendered = environment().get_template("client.ts.jinja").render(plan=plan)
     return {out / "client.ts": rendered.encode()}

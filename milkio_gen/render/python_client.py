@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import keyword
 import re
 from dataclasses import dataclass
@@ -69,7 +68,6 @@ class PyFail:
 class PythonPlan:
     app: str
     source: str
-    digest: str
     declarations: list[Declaration]
     apis: list[PyApi]
     root: PyNode
@@ -101,7 +99,7 @@ class PythonPlan:
         return [node for node in self.root.walk() if node is not self.root]
 
 
-def plan_python(manifest: Manifest, manifest_bytes: bytes, source: str) -> PythonPlan:
+def plan_python(manifest: Manifest, source: str) -> PythonPlan:
     types = PythonTypes(manifest.defs)
     types.plan_manifest(manifest)
 
@@ -130,7 +128,6 @@ def plan_python(manifest: Manifest, manifest_bytes: bytes, source: str) -> Pytho
     return PythonPlan(
         app=manifest.app,
         source=source,
-        digest=hashlib.sha256(manifest_bytes).hexdigest()[:16],
         declarations=[*types.declarations(), *order_aliases(aliases)],
         apis=apis,
         root=root,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -61,7 +60,6 @@ class TsFail:
 class TypeScriptPlan:
     app: str
     source: str
-    digest: str
     declarations: list[TsDeclaration]
     apis: list[TsApi]
     root: TsNode
@@ -84,7 +82,7 @@ class TypeScriptPlan:
         return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
-def plan_typescript(manifest: Manifest, manifest_bytes: bytes, source: str) -> TypeScriptPlan:
+def plan_typescript(manifest: Manifest, source: str) -> TypeScriptPlan:
     types = TypeScriptTypes(manifest.defs)
     types.plan_manifest(manifest)
 
@@ -117,7 +115,6 @@ def plan_typescript(manifest: Manifest, manifest_bytes: bytes, source: str) -> T
     return TypeScriptPlan(
         app=manifest.app,
         source=source,
-        digest=hashlib.sha256(manifest_bytes).hexdigest()[:16],
         declarations=types.declarations(),
         apis=apis,
         root=root,
