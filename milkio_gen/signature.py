@@ -63,9 +63,16 @@ def source_location(function: Any) -> SourceLocation | None:
 
     That path is the same on every machine, so it can go into generated files.
     """
+    function = inspect.unwrap(function)
     try:
-        file = Path(inspect.getsourcefile(function) or "")
-        _, line = inspect.getsourcelines(function)
+        source = inspect.getsourcefile(function)
+        if source is None:
+            return None
+        file = Path(source)
+        code = getattr(function, "__code__", None)
+        # A function's first line is on its code: reading its block from the file (as
+        # `inspect.getsourcelines` does) costs a tokenizer run per API.
+        line = code.co_firstlineno if code is not None else inspect.getsourcelines(function)[1]
     except (OSError, TypeError):
         return None
     depth = len(getattr(function, "__module__", "").split(".")) + (file.stem == "__init__")

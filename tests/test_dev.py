@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from tests.processes import free_port
@@ -99,3 +100,28 @@ def test_dev_rebuilds_and_restarts_on_save_and_keeps_the_last_good_build(tmp_pat
             dev.wait(5)
         log.close()
     wait_until(lambda: greeting(base_url) is None, 10, "the server stopped with dev")
+
+
+@pytest.mark.timeout(120)
+def test_terminating_dev_stops_its_server_and_its_spare(tmp_path: Path) -> None:
+    made = subprocess.run(
+        [MILKIO_GEN, "new", "shop"], cwd=tmp_path, capture_output=True, timeout=120
+    )
+    assert made.returncode == 0, made.stderr
+    port = free_port()
+    dev = subprocess.Popen(
+        [MILKIO_GEN, "dev", "--port", str(port), "--quiet"], cwd=tmp_path / "shop",
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: greeting(f"http://127.0.0.1:{port}") is not None, 30, "it serves")
+        children = psutil.Process(dev.pid).children(recursive=True)
+        assert len(children) == 2, "the server, and a spare started ahead of the next save"
+        dev.terminate()  # SIGTERM to dev alone, as a process manager sends it
+        assert dev.wait(20) == 0
+        _, alive = psutil.wait_procs(children, timeout=20)
+        assert not alive, "a process of dev outlived it"
+    finally:
+        if dev.poll() is None:
+            os.killpg(dev.pid, signal.SIGKILL)
+            dev.wait(5)

@@ -1,26 +1,31 @@
-"""`milkio-gen dev`: serve the app and, on every save in its package, build it again and
-restart the server.
+"""The loop of `milkio-gen dev`: watch, build, restart.
 
 A build runs in this process, with the app's modules imported afresh: it writes only the
 files whose bytes changed, so editors and watchers see no churn. A build that fails prints
 its errors and changes nothing: the last good `generated/` stays, and so does the server,
-in a process of its own that each good build replaces.
+in a process of its own that each good build replaces with a spare started ahead.
 """
 
 from __future__ import annotations
 
 import importlib
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from .build import build
-from .config import BuildConfig
-from .extract import BuildFailed
+from ..build import build
+from ..config import BuildConfig
+from ..extract import BuildFailed
+from .spare import ServeOrder, Spare
 
 __all__ = ["DevLoop"]
+
+_GRACE_PERIOD = 2
+"""Seconds a restart waits for requests in flight (streams are stopped first)."""
 
 Say = Callable[[str, bool], None]
 """Prints a line; the flag says it is an error."""
@@ -36,6 +41,7 @@ class DevLoop:
         self._port = port
         self._say = say
         self._server: subprocess.Popen[bytes] | None = None
+        self._spare: Spare | None = None
 
     @property
     def app_dir(self) -> Path:
@@ -45,6 +51,7 @@ class DevLoop:
         """Build, serve, and go on until interrupted; the server stops with the loop."""
         import watchfiles
 
+        _interrupt_on_termination()
         try:
             if self.rebuild() or (self._config.root / self._config.out / "server.py").is_file():
                 self.restart()
@@ -55,6 +62,8 @@ class DevLoop:
             pass
         finally:
             self.stop()
+            if self._spare is not None:
+                self._spare.discard()
 
     def rebuild(self) -> bool:
         """Build with the app's modules imported afresh; whether the build succeeded."""
@@ -71,11 +80,21 @@ class DevLoop:
         return True
 
     def restart(self) -> None:
+        """Replace the server with the spare, which imports the app as the server stops;
+        start the next spare at once, so that it has its libraries imported by the next save."""
+        module = ".".join(self._config.out.with_suffix("").parts)
+        order = ServeOrder(
+            app=f"{module}.server:app",
+            host=self._host,
+            port=self._port,
+            log_level=self._log_level,
+            grace_period=_GRACE_PERIOD,
+        )
+        spare, self._spare = self._spare or Spare(self._config.root), None
+        spare.prepare(order)
         self.stop()
-        command = [sys.executable, "-m", "milkio_gen", "serve", "--host", self._host]
-        command += ["--port", str(self._port), "--out", str(self._config.out)]
-        command += ["--log-level", self._log_level]
-        self._server = subprocess.Popen(command, cwd=self._config.root)  # it says where it serves
+        self._server = spare.serve()  # it says where it serves
+        self._spare = Spare(self._config.root)
 
     def stop(self) -> None:
         server, self._server = self._server, None
@@ -87,6 +106,18 @@ class DevLoop:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(5)
+
+
+def _interrupt_on_termination() -> None:
+    """SIGTERM (a process manager) and SIGHUP (a closed terminal) end the loop as Ctrl-C does,
+    so that the server and the spare end with it rather than outlive it."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        for terminating in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(terminating, interrupt)
 
 
 def _forget(package: str) -> None:

@@ -1,0 +1,6 @@
+"""`milkio-gen dev`: serve the app and, on every save in its package, build it again and
+restart the server."""
+
+from .loop import DevLoop
+
+__all__ = ["DevLoop"]
