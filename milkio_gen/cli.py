@@ -172,9 +172,10 @@ def dev(
 ) -> None:
     """Serve the app; build and restart on every save.
 
-    Only the files whose bytes changed are written. A build that fails prints its errors
-    and keeps the last good build and server running. With --quiet, the server logs
-    warnings only. Stops on Ctrl-C.
+    Watches the directory of the app's top-level package (`shop/` for the app `shop.app`),
+    except the generated package. Only the files whose bytes changed are written. A build
+    that fails prints its errors and keeps the last good build and server running. With
+    --quiet, the server logs warnings only. Stops on Ctrl-C.
 
     \b
     Examples:

@@ -125,3 +125,44 @@ def test_terminating_dev_stops_its_server_and_its_spare(tmp_path: Path) -> None:
         if dev.poll() is None:
             os.killpg(dev.pid, signal.SIGKILL)
             dev.wait(5)
+
+
+@pytest.mark.timeout(120)
+def test_dev_rebuilds_when_a_module_the_app_imports_beside_it_changes(tmp_path: Path) -> None:
+    made = subprocess.run(
+        [MILKIO_GEN, "new", "shop"], cwd=tmp_path, capture_output=True, timeout=120
+    )
+    assert made.returncode == 0, made.stderr
+    project = tmp_path / "shop"
+    shared = project / "shop" / "moods.py"
+    shared.write_text(
+        "from pydantic import BaseModel\n\n\nclass Mood(BaseModel):\n    calm: bool\n"
+    )
+    hello = project / "shop" / "app" / "hello.py"
+    hello.write_text(
+        hello.read_text()
+        .replace("from pydantic import", "from shop.moods import Mood\nfrom pydantic import")
+        .replace(
+            '    message: str = Field(description="The greeting.")\n',
+            '    message: str = Field(description="The greeting.")\n    mood: Mood | None = None\n',
+        )
+    )
+    models = project / "shop" / "generated" / "models.py"
+    port = free_port()
+    log = (tmp_path / "dev.log").open("w+b")
+    dev = subprocess.Popen(
+        [MILKIO_GEN, "dev", "--port", str(port)],
+        cwd=project, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        wait_until(lambda: "class Mood" in models.read_text(), 30, "the first build")
+        shared.write_text(shared.read_text() + "    loud: bool = False\n")
+        wait_until(lambda: "loud: bool" in models.read_text(), 20, "the models regenerated")
+    finally:
+        os.killpg(dev.pid, signal.SIGINT)
+        try:
+            dev.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(dev.pid, signal.SIGKILL)
+            dev.wait(5)
+        log.close()

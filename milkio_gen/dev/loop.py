@@ -8,10 +8,8 @@ in a process of its own that each good build replaces with a spare started ahead
 
 from __future__ import annotations
 
-import importlib
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,6 +18,7 @@ from pathlib import Path
 from ..build import build
 from ..config import BuildConfig
 from ..extract import BuildFailed
+from .modules import ModuleGraph
 from .spare import ServeOrder, Spare
 
 __all__ = ["DevLoop"]
@@ -42,10 +41,17 @@ class DevLoop:
         self._say = say
         self._server: subprocess.Popen[bytes] | None = None
         self._spare: Spare | None = None
+        self._modules = ModuleGraph([self.watched], excluded=[self.out])
 
     @property
-    def app_dir(self) -> Path:
-        return self._config.root / Path(*self._config.app.split("."))
+    def watched(self) -> Path:
+        """The directory of the app's top-level package: the app, and what it imports of the
+        project's own code beside it (models, a database module), but not the build's output."""
+        return self._config.root / self._config.app.partition(".")[0]
+
+    @property
+    def out(self) -> Path:
+        return self._config.root / self._config.out
 
     def run(self) -> None:
         """Build, serve, and go on until interrupted; the server stops with the loop."""
@@ -53,10 +59,11 @@ class DevLoop:
 
         _interrupt_on_termination()
         try:
-            if self.rebuild() or (self._config.root / self._config.out / "server.py").is_file():
+            if self.rebuild() or (self.out / "server.py").is_file():
                 self.restart()
-            for _ in watchfiles.watch(self.app_dir, watch_filter=watchfiles.PythonFilter()):
-                if self.rebuild():
+            python_files = watchfiles.PythonFilter(ignore_paths=[self.out])
+            for changes in watchfiles.watch(self.watched, watch_filter=python_files):
+                if self.rebuild({Path(path) for _, path in changes}):
                     self.restart()
         except KeyboardInterrupt:
             pass
@@ -65,10 +72,12 @@ class DevLoop:
             if self._spare is not None:
                 self._spare.discard()
 
-    def rebuild(self) -> bool:
-        """Build with the app's modules imported afresh; whether the build succeeded."""
+    def rebuild(self, changed: set[Path] | None = None) -> bool:
+        """Build with the modules of the `changed` files (all, without it) and those that
+        import them imported afresh; whether the build succeeded."""
         started = time.perf_counter()
-        _forget(self._config.app)
+        graph = self._modules
+        graph.forget(graph.loaded() if changed is None else graph.stale(changed))
         try:
             report = build(self._config)
         except BuildFailed as failed:
@@ -118,10 +127,3 @@ def _interrupt_on_termination() -> None:
     if threading.current_thread() is threading.main_thread():
         for terminating in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(terminating, interrupt)
-
-
-def _forget(package: str) -> None:
-    """Drop the app's modules, so that the next import reads the files as they are now."""
-    for name in [name for name in sys.modules if name == package or name.startswith(f"{package}.")]:
-        del sys.modules[name]
-    importlib.invalidate_caches()
