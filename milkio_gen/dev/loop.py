@@ -58,6 +58,7 @@ class DevLoop:
         import watchfiles
 
         _interrupt_on_termination()
+        self._spare = Spare(self._config.root)
         try:
             if self.rebuild() or (self.out / "server.py").is_file():
                 self.restart()
@@ -69,8 +70,7 @@ class DevLoop:
             pass
         finally:
             self.stop()
-            if self._spare is not None:
-                self._spare.discard()
+            self._end_spare()
 
     def rebuild(self, changed: set[Path] | None = None) -> bool:
         """Build with the modules of the `changed` files (all, without it) and those that
@@ -78,9 +78,13 @@ class DevLoop:
         started = time.perf_counter()
         graph = self._modules
         graph.forget(graph.loaded() if changed is None else graph.stale(changed))
+        if self._spare is not None:
+            self._spare.warm(self._config.app)  # beside the build, on another core
         try:
             report = build(self._config)
         except BuildFailed as failed:
+            self._end_spare()  # warmed with an app that does not build
+            self._spare = Spare(self._config.root)
             for error in failed.errors:
                 self._say(f"error: {error}", True)
             self._say("build failed: the last good build stays, and so does the server", True)
@@ -89,8 +93,9 @@ class DevLoop:
         return True
 
     def restart(self) -> None:
-        """Replace the server with the spare, which imports the app as the server stops;
-        start the next spare at once, so that it has its libraries imported by the next save."""
+        """Replace the server with the spare, which imports the generated server as the old
+        one stops; start the next spare at once, to have its libraries imported by the next
+        save."""
         module = ".".join(self._config.out.with_suffix("").parts)
         order = ServeOrder(
             app=f"{module}.server:app",
@@ -100,10 +105,15 @@ class DevLoop:
             grace_period=_GRACE_PERIOD,
         )
         spare, self._spare = self._spare or Spare(self._config.root), None
-        spare.prepare(order)
+        spare.prepare(order, generated=module)
         self.stop()
         self._server = spare.serve()  # it says where it serves
         self._spare = Spare(self._config.root)
+
+    def _end_spare(self) -> None:
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            spare.discard()
 
     def stop(self) -> None:
         server, self._server = self._server, None
