@@ -31,7 +31,7 @@ import httpx
 from milkio_gen.testing import free_port
 
 from bench.build import best_of
-from bench.servers import RESULTS, ratio, write_json
+from bench.servers import RESULTS, ratio, stop, write_json
 from bench.synthetic_app import write_app
 
 PACKAGE = "synthetic"
@@ -150,12 +150,7 @@ def run_loop(
             served = wait_for(lambda: answers(url), 30, "the restarted server answers")
             figures["served"].append(served - saved)
     finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop(process)  # dev stops its server and spare on SIGTERM
     return figures
 
 

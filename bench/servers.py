@@ -91,7 +91,7 @@ def start(
     raise SystemExit(f"{target[0]} did not start")
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[Any]) -> None:
     """Terminate a server; kill it if it has not exited within 10 s."""
     if process.poll() is None:
         process.terminate()

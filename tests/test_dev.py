@@ -3,55 +3,24 @@ broken action, keep the last good build and server; fix it, go on."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 
+from tests.dev_project import greeting, new_project, running_dev, wait_until
 from tests.processes import free_port
-
-MILKIO_GEN = str(Path(sys.executable).parent / "milkio-gen")
-
-
-def wait_until(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"not within {seconds}s: {what}")
-
-
-def greeting(base_url: str) -> dict[str, object] | None:
-    try:
-        answer = httpx.post(f"{base_url}/hello", json={"name": "Ada"}, timeout=2)
-    except httpx.HTTPError:
-        return None
-    return answer.json().get("data")
 
 
 @pytest.mark.timeout(120)
 def test_dev_rebuilds_and_restarts_on_save_and_keeps_the_last_good_build(tmp_path: Path) -> None:
-    made = subprocess.run(
-        [MILKIO_GEN, "new", "shop"], cwd=tmp_path, capture_output=True, timeout=120
-    )
-    assert made.returncode == 0, made.stderr
-    project = tmp_path / "shop"
+    project = new_project(tmp_path)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     log = (tmp_path / "dev.log").open("w+b")
-    dev = subprocess.Popen(
-        [MILKIO_GEN, "dev", "--port", str(port)],
-        cwd=project, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
+    with running_dev(project, port, log):
         wait_until(lambda: greeting(base_url) is not None, 30, "the server answers")
         assert greeting(base_url) == {"message": "Hello, Ada!"}
 
@@ -91,49 +60,26 @@ def test_dev_rebuilds_and_restarts_on_save_and_keeps_the_last_good_build(tmp_pat
         hello.write_text(hello.read_text().replace("\ndef broken(:\n", "\n"))
         wait_until(lambda: log_text().count("built 2 APIs") >= 3, 20, "the fix builds")
         wait_until(lambda: greeting(base_url) is not None, 30, "the server answers again")
-    finally:
-        os.killpg(dev.pid, signal.SIGINT)
-        try:
-            dev.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(dev.pid, signal.SIGKILL)
-            dev.wait(5)
-        log.close()
+    log.close()
     wait_until(lambda: greeting(base_url) is None, 10, "the server stopped with dev")
 
 
 @pytest.mark.timeout(120)
 def test_terminating_dev_stops_its_server_and_its_spare(tmp_path: Path) -> None:
-    made = subprocess.run(
-        [MILKIO_GEN, "new", "shop"], cwd=tmp_path, capture_output=True, timeout=120
-    )
-    assert made.returncode == 0, made.stderr
     port = free_port()
-    dev = subprocess.Popen(
-        [MILKIO_GEN, "dev", "--port", str(port), "--quiet"], cwd=tmp_path / "shop",
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    try:
+    with running_dev(new_project(tmp_path), port, subprocess.DEVNULL, "--quiet") as dev:
         wait_until(lambda: greeting(f"http://127.0.0.1:{port}") is not None, 30, "it serves")
         children = psutil.Process(dev.pid).children(recursive=True)
         assert len(children) == 2, "the server, and a spare started ahead of the next save"
-        dev.terminate()  # SIGTERM to dev alone, as a process manager sends it
+        dev.send_signal(signal.SIGTERM)  # to dev alone, as a process manager sends it
         assert dev.wait(20) == 0
         _, alive = psutil.wait_procs(children, timeout=20)
         assert not alive, "a process of dev outlived it"
-    finally:
-        if dev.poll() is None:
-            os.killpg(dev.pid, signal.SIGKILL)
-            dev.wait(5)
 
 
 @pytest.mark.timeout(120)
 def test_dev_rebuilds_when_a_module_the_app_imports_beside_it_changes(tmp_path: Path) -> None:
-    made = subprocess.run(
-        [MILKIO_GEN, "new", "shop"], cwd=tmp_path, capture_output=True, timeout=120
-    )
-    assert made.returncode == 0, made.stderr
-    project = tmp_path / "shop"
+    project = new_project(tmp_path)
     shared = project / "shop" / "moods.py"
     shared.write_text(
         "from pydantic import BaseModel\n\n\nclass Mood(BaseModel):\n    calm: bool\n"
@@ -148,21 +94,7 @@ def test_dev_rebuilds_when_a_module_the_app_imports_beside_it_changes(tmp_path: 
         )
     )
     models = project / "shop" / "generated" / "models.py"
-    port = free_port()
-    log = (tmp_path / "dev.log").open("w+b")
-    dev = subprocess.Popen(
-        [MILKIO_GEN, "dev", "--port", str(port)],
-        cwd=project, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    try:
+    with running_dev(project, free_port(), subprocess.DEVNULL):
         wait_until(lambda: "class Mood" in models.read_text(), 30, "the first build")
         shared.write_text(shared.read_text() + "    loud: bool = False\n")
         wait_until(lambda: "loud: bool" in models.read_text(), 20, "the models regenerated")
-    finally:
-        os.killpg(dev.pid, signal.SIGINT)
-        try:
-            dev.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(dev.pid, signal.SIGKILL)
-            dev.wait(5)
-        log.close()

@@ -5,20 +5,17 @@ language service (which reads a file again when its mtime changes)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.dev_project import greeting, new_project, running_dev, wait_until
 from tests.editor.cursor import cursor
 from tests.editor.lsp import EditorSession
 from tests.editor.typescript import LanguageService
 from tests.processes import free_port
-from tests.test_dev import MILKIO_GEN, greeting, wait_until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -47,28 +44,12 @@ class DevProject:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevProject]:
     """`milkio-gen new shop`, with `milkio-gen dev` serving it until the module is done."""
     tmp_path = tmp_path_factory.mktemp("editor_dev")
-    made = subprocess.run(
-        [MILKIO_GEN, "new", "shop"], cwd=tmp_path, capture_output=True, timeout=120, check=False
-    )
-    assert made.returncode == 0, made.stderr
-    root = tmp_path / "shop"
+    root = new_project(tmp_path)
     port = free_port()
-    with (tmp_path / "dev.log").open("wb") as log:
-        dev = subprocess.Popen(
-            [MILKIO_GEN, "dev", "--port", str(port)],
-            cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        try:
-            base_url = f"http://127.0.0.1:{port}"
-            wait_until(lambda: greeting(base_url) is not None, 30, "the server answers")
-            yield DevProject(root)
-        finally:
-            os.killpg(dev.pid, signal.SIGINT)
-            try:
-                dev.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(dev.pid, signal.SIGKILL)
-                dev.wait(5)
+    with (tmp_path / "dev.log").open("wb") as log, running_dev(root, port, log):
+        base_url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: greeting(base_url) is not None, 30, "the server answers")
+        yield DevProject(root)
 
 
 def test_pyright_offers_a_chunk_field_added_while_dev_runs(project: DevProject) -> None:
