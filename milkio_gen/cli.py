@@ -18,7 +18,7 @@ Exit codes:
   0  done
   1  the build failed; with --check, files are out of date
   2  a usage or configuration error: an unknown option, no app configured,
-     a directory for `new` that is not empty
+     a directory for `new` that is not empty, a port for `dev` in use
 """
 
 app = typer.Typer(
@@ -182,7 +182,7 @@ def dev(
       milkio-gen dev
       milkio-gen dev --port 8000 --quiet
     """
-    from .dev import DevLoop
+    from .dev import DevLoop, port_taken
 
     console = Console(quiet=quiet)
     try:
@@ -190,6 +190,9 @@ def dev(
     except ConfigError as error:
         console.error(f"error: {error}")
         raise typer.Exit(2) from None
+    if port_taken(host, port):
+        console.error(f"error: {host}:{port} is in use: stop what serves there, or pass --port")
+        raise typer.Exit(2)
 
     def say(line: str, error: bool) -> None:
         (console.error if error else console.say)(line)

@@ -8,6 +8,7 @@ import os
 import pty
 import re
 import select
+import socket
 import subprocess
 import sys
 import time
@@ -193,3 +194,15 @@ def test_a_build_past_a_second_shows_a_progress_bar_on_a_terminal_only(tmp_path:
     assert code == 0
     assert "building" not in drawn
     assert "built 1 API" in drawn
+
+
+def test_dev_on_a_port_in_use_says_so_and_exits_2(tmp_path: Path) -> None:
+    good = project(tmp_path, SLOW_APP.format(seconds=0))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        refused = piped([MILKIO_GEN, "dev", "--port", port], good)
+    assert refused.returncode == 2
+    assert f"127.0.0.1:{port} is in use" in refused.stderr
+    assert not (good / "gen").exists(), "nothing built"

@@ -9,6 +9,7 @@ in a process of its own that each good build replaces with a spare started ahead
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -21,7 +22,7 @@ from ..extract import BuildFailed
 from .modules import ModuleGraph
 from .spare import ServeOrder, Spare
 
-__all__ = ["DevLoop"]
+__all__ = ["DevLoop", "port_taken"]
 
 _GRACE_PERIOD = 2
 """Seconds a restart waits for requests in flight (streams are stopped first)."""
@@ -125,6 +126,18 @@ class DevLoop:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(5)
+
+
+def port_taken(host: str, port: int) -> bool:
+    """Whether a server could not listen on `host:port`: said before the first build, rather
+    than by a server that fails to start after it."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def _interrupt_on_termination() -> None:
