@@ -31,13 +31,15 @@ import httpx
 from milkio_gen.testing import free_port
 
 from bench.build import best_of
-from bench.servers import RESULTS, ratio, stop, write_json
+from bench.servers import RESULTS, ratio, stop_group, write_json
 from bench.synthetic_app import write_app
 
 PACKAGE = "synthetic"
 STARTED = "Application startup complete."
 """uvicorn's line once a server listens: both loops log it, from the same server."""
 _POLL = 0.002
+_IMPORT_ONLY = f"from milkio_gen.extract.discover import discover; discover({PACKAGE!r})"
+"""Imports every module of the app, as a build does first, and nothing more."""
 
 _PYPROJECT = f"""\
 [project]
@@ -150,7 +152,7 @@ def run_loop(
             served = wait_for(lambda: answers(url), 30, "the restarted server answers")
             figures["served"].append(served - saved)
     finally:
-        stop(process)  # dev stops its server and spare on SIGTERM
+        stop_group(process)
     return figures
 
 
@@ -171,9 +173,10 @@ def phases(work: Path) -> dict[str, float]:
         imported = time.perf_counter()
         manifest = extract(PACKAGE)  # the modules are imported now: this is the schemas' time
         extracted = time.perf_counter()
-        generate_python(manifest, source="bench", out=config.out, project_root=work)
+        digest = "0" * 16
+        generate_python(manifest, source="bench", digest=digest, out=config.out, project_root=work)
         python = time.perf_counter()
-        generate_typescript(manifest, source="bench", out=config.out)
+        generate_typescript(manifest, source="bench", digest=digest, out=config.out)
         typescript = time.perf_counter()
     finally:
         os.chdir(cwd)
@@ -204,7 +207,7 @@ def measure_size(apis: int, options: argparse.Namespace) -> dict[str, Any]:
         unchanged = best_of(options.runs, [str(bin_dir / "milkio-gen"), "build"], work)
         import_only = best_of(
             options.runs,
-            [sys.executable, "-c", f"import bench.loop as loop; loop.import_app({PACKAGE!r})"],
+            [sys.executable, "-c", _IMPORT_ONLY],
             work,
         )
         steps = phases(work)
@@ -219,16 +222,6 @@ def measure_size(apis: int, options: argparse.Namespace) -> dict[str, Any]:
         "import_only_s": import_only["seconds"],
         "phases_s": steps,
     }
-
-
-def import_app(package: str) -> None:
-    """Import every module of `package`, as a build does before anything else."""
-    import importlib
-    import pkgutil
-
-    root = importlib.import_module(package)
-    for info in pkgutil.walk_packages(root.__path__, prefix=f"{package}."):
-        importlib.import_module(info.name)
 
 
 def run(options: argparse.Namespace) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import math
 import os
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -99,6 +100,19 @@ def stop(process: subprocess.Popen[Any]) -> None:
         process.wait(10)
     except subprocess.TimeoutExpired:
         process.kill()
+        process.wait(10)
+
+
+def stop_group(process: subprocess.Popen[Any]) -> None:
+    """Terminate a process started in a session of its own, and every process in it; kill
+    them if it has not exited within 10 s."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from .config import ConfigError, load_config
+from .config import BuildConfig, ConfigError, load_config
 from .console import Console
 from .extract import BuildFailed
 
@@ -71,6 +71,17 @@ def _options(
     pass
 
 
+def _config(
+    console: Console, *, app: str | None, schema: Path | None = None, out: Path | None
+) -> BuildConfig:
+    """The settings of the project here; a bad one ends the command with exit code 2."""
+    try:
+        return load_config(Path.cwd(), app=app, schema=schema, out=out)
+    except ConfigError as error:
+        console.error(f"error: {error}")
+        raise typer.Exit(2) from None
+
+
 def _failed(console: Console, failed: BuildFailed) -> None:
     for error in failed.errors:
         console.error(f"error: {error}")
@@ -103,13 +114,10 @@ def build(
 
     console = Console(quiet=quiet)
     started = time.perf_counter()
+    config = _config(console, app=app_package, schema=schema, out=out)
     try:
-        config = load_config(Path.cwd(), app=app_package, schema=schema, out=out)
         with console.progress_bar() as progress:
             report = run_build(config, check=check, progress=progress)
-    except ConfigError as error:
-        console.error(f"error: {error}")
-        raise typer.Exit(2) from None
     except BuildFailed as failed:
         _failed(console, failed)
         raise typer.Exit(1) from None
@@ -182,23 +190,14 @@ def dev(
       milkio-gen dev
       milkio-gen dev --port 8000 --quiet
     """
-    from .dev import DevLoop, port_taken
+    from .dev.loop import DevLoop, port_taken
 
     console = Console(quiet=quiet)
-    try:
-        config = load_config(Path.cwd(), app=app_package, schema=schema, out=out)
-    except ConfigError as error:
-        console.error(f"error: {error}")
-        raise typer.Exit(2) from None
+    config = _config(console, app=app_package, schema=schema, out=out)
     if port_taken(host, port):
         console.error(f"error: {host}:{port} is in use: stop what serves there, or pass --port")
         raise typer.Exit(2)
-
-    def say(line: str, error: bool) -> None:
-        (console.error if error else console.say)(line)
-
-    log_level = "warning" if quiet else "info"
-    DevLoop(config, host=host, port=port, say=say, log_level=log_level).run()
+    DevLoop(config, host=host, port=port, console=console).run()
 
 
 @app.command(epilog=EXIT_CODES)
@@ -221,11 +220,7 @@ def serve(
     from .serving import serve as serve_app
 
     console = Console()
-    try:
-        config = load_config(Path.cwd(), out=out, app="-")
-    except ConfigError as error:
-        console.error(f"error: {error}")
-        raise typer.Exit(2) from None
+    config = _config(console, out=out, app="-")
     if not (config.out / "server.py").is_file():
         console.error(f"error: no {config.out / 'server.py'}: run `milkio-gen build`")
         raise typer.Exit(2)

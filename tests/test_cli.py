@@ -19,6 +19,8 @@ import pytest
 MILKIO_GEN = str(Path(sys.executable).parent / "milkio-gen")
 RED = "\x1b[31m"
 ANSI = re.compile(r"\x1b\[")
+COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+"""A colour or style: a progress bar may still move the cursor."""
 
 SLOW_APP = '''
 import time
@@ -150,7 +152,7 @@ def test_errors_are_red_on_a_terminal_and_plain_in_a_pipe_or_with_no_color(
     code, drawn = in_terminal([MILKIO_GEN, "build"], broken, NO_COLOR="1")
     assert code == 1
     assert "is not an async function" in drawn
-    assert not ANSI.search(drawn)
+    assert not COLOUR.search(drawn)
 
     forced = piped([MILKIO_GEN, "build"], broken, FORCE_COLOR="1")
     assert RED in forced.stderr
@@ -190,10 +192,14 @@ def test_a_build_past_a_second_shows_a_progress_bar_on_a_terminal_only(tmp_path:
     assert drawn == ""
 
     fast = project(tmp_path / "fast", SLOW_APP.format(seconds=0))
-    code, drawn = in_terminal([MILKIO_GEN, "build"], fast)
-    assert code == 0
-    assert "building" not in drawn
-    assert "built 1 API" in drawn
+    for _ in range(3):  # a build of one API takes about 0.3 s; a loaded machine may slow one
+        code, drawn = in_terminal([MILKIO_GEN, "build"], fast)
+        assert code == 0
+        took = float(re.findall(r"\((\d+\.\d+)s\)", drawn)[-1])
+        if took < 0.8:
+            break
+    assert took < 0.8, "no build of one API within 0.8 s"
+    assert "building" not in drawn, "no bar for a build within a second"
 
 
 def test_dev_on_a_port_in_use_says_so_and_exits_2(tmp_path: Path) -> None:
@@ -206,3 +212,10 @@ def test_dev_on_a_port_in_use_says_so_and_exits_2(tmp_path: Path) -> None:
     assert refused.returncode == 2
     assert f"127.0.0.1:{port} is in use" in refused.stderr
     assert not (good / "gen").exists(), "nothing built"
+
+
+def test_serve_before_a_build_says_what_to_run_and_exits_2(tmp_path: Path) -> None:
+    unbuilt = project(tmp_path, SLOW_APP.format(seconds=0))
+    refused = piped([MILKIO_GEN, "serve"], unbuilt)
+    assert refused.returncode == 2
+    assert "run `milkio-gen build`" in refused.stderr

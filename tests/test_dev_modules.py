@@ -4,6 +4,8 @@ module and every module that imports it, however it is written, and nothing else
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
 import sys
 import uuid
 from collections.abc import Iterator
@@ -11,7 +13,7 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
-from milkio_gen.dev.modules import ModuleGraph
+from milkio_gen.dev.modules import ModuleGraph, drop_bytecode, forget_modules
 
 FILES = {
     "__init__.py": "",
@@ -92,4 +94,28 @@ def test_forgotten_modules_are_imported_afresh_and_the_others_kept(
 
     assert relative.Shape is not shape
     assert relative.Shape.sides == 3
+    package_only = importlib.import_module(f"{name}.app.package_only")
+    assert package_only.types.Shape.sides == 3, "`from .. import types` gets the new module"
     assert importlib.import_module(f"{name}.app.alone").Alone is alone
+
+
+def test_a_same_size_save_in_the_same_second_is_read_again(
+    package: tuple[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python trusts a `.pyc` whose source has the same size and modification second."""
+    name, root = package
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    source = root / "app" / "counted.py"
+    source.write_text("COUNT = 1\n")
+    importlib.import_module(f"{name}.app.counted")
+    assert Path(importlib.util.cache_from_source(str(source))).is_file()
+    modified = source.stat().st_mtime_ns
+
+    source.write_text("COUNT = 2\n")
+    os.utime(source, ns=(modified, modified))
+    forget_modules([f"{name}.app.counted"])
+    assert importlib.import_module(f"{name}.app.counted").COUNT == 1, "the stale .pyc is read"
+
+    forget_modules([f"{name}.app.counted"])
+    drop_bytecode([source])
+    assert importlib.import_module(f"{name}.app.counted").COUNT == 2

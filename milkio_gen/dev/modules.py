@@ -10,12 +10,14 @@ blocks), so a module counts as importing another even where it only might.
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
+import importlib.util
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["ModuleGraph"]
+__all__ = ["ModuleGraph", "drop_bytecode", "forget_modules", "forget_package"]
 
 
 class ModuleGraph:
@@ -37,6 +39,8 @@ class ModuleGraph:
         found: dict[str, Path] = {}
         for name, module in list(sys.modules.items()):
             file = getattr(module, "__file__", None)
+            # milkio_gen runs this loop: never dropped, even when the app is beside it (as
+            # this project's own example app is).
             if file and name.partition(".")[0] != "milkio_gen" and self.covers(Path(file)):
                 found[name] = Path(file).resolve()
         return found
@@ -61,9 +65,7 @@ class ModuleGraph:
 
     def forget(self, names: Iterable[str]) -> None:
         """Drop `names`, so that the next import reads their files as they are now."""
-        for name in names:
-            sys.modules.pop(name, None)
-        importlib.invalidate_caches()
+        forget_modules(names)
 
     def _imports(self, name: str, file: Path, modules: dict[str, Path]) -> set[str]:
         """The loaded modules that module `name` imports."""
@@ -95,6 +97,34 @@ class ModuleGraph:
         ]
         self._parsed[file] = (modified, statements)
         return statements
+
+
+def forget_modules(names: Iterable[str]) -> None:
+    """Drop the modules `names` from this process, so that the next import of each runs its
+    file as it is now. A module is also dropped from its package's attributes, or
+    `from package import module` would give the old one back."""
+    for name in names:
+        module = sys.modules.pop(name, None)
+        parent, _, child = name.rpartition(".")
+        if module is not None and getattr(sys.modules.get(parent), child, None) is module:
+            delattr(sys.modules[parent], child)
+    importlib.invalidate_caches()
+
+
+def drop_bytecode(files: Iterable[Path]) -> None:
+    """Delete the `.pyc` of each changed source: Python trusts one whose source has the same
+    size and modification second, as a quick second save of a small edit may have."""
+    for file in files:
+        if file.suffix == ".py":
+            with contextlib.suppress(OSError, NotImplementedError, ValueError):
+                Path(importlib.util.cache_from_source(str(file))).unlink(missing_ok=True)
+
+
+def forget_package(package: str) -> None:
+    """Drop `package` and every module in it."""
+    forget_modules(
+        [name for name in sys.modules if name == package or name.startswith(f"{package}.")]
+    )
 
 
 def _prefixes(name: str) -> list[str]:

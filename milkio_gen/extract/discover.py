@@ -111,7 +111,7 @@ def _modules(app: str, errors: list[BuildError], progress: Progress) -> list[Mod
         progress.detail(name)
         try:
             modules.append(importlib.import_module(name))
-        except Exception as error:
+        except (Exception, SystemExit) as error:  # an app may call sys.exit() as it loads
             errors.append(_import_error(name, error))
     return modules
 
@@ -123,7 +123,7 @@ def discover(app: str, progress: Progress = SILENT) -> Discovery:
         sys.path.insert(0, "")
     try:
         modules = _modules(app, errors, progress)
-    except Exception as error:
+    except (Exception, SystemExit) as error:
         errors.append(_import_error(app, error))
         return Discovery([], None, errors)
 
