@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -58,18 +59,20 @@ def render_files(
         config.schema.with_name("manifest.schema.json"): Manifest.json_schema_bytes(),
     }
     source = _shown(config.schema, config.root)
+    digest = hashlib.sha256(manifest_bytes).hexdigest()[:16]
     progress.phase("generate Python")
     files.update(
         generate_python(
             manifest,
             source=source,
+            digest=digest,
             out=config.out,
             project_root=config.root,
             channels=config.channels,
         )
     )
     progress.phase("generate TypeScript")
-    files.update(generate_typescript(manifest, source=source, out=config.out))
+    files.update(generate_typescript(manifest, source=source, digest=digest, out=config.out))
     return manifest, files
 
 

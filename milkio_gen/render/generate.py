@@ -37,13 +37,14 @@ def generate_python(
     manifest: Manifest,
     *,
     source: str,
+    digest: str,
     out: Path,
     project_root: Path,
     channels: Mapping[str, Any] | None = None,
 ) -> dict[Path, bytes]:
     """Every file of the generated package `out`, keyed by path; same input, same bytes.
     `channels`: the broker options the server passes to `ChannelSettings`."""
-    plan = plan_python(manifest, source)
+    plan = plan_python(manifest, source, digest)
     package = ".".join(out.parts) if not out.is_absolute() else out.name
     channel_arguments = ", ".join(
         f"{key}={value!r}" for key, value in sorted((channels or {}).items())
@@ -72,8 +73,10 @@ def generate_python(
     return files
 
 
-def generate_typescript(manifest: Manifest, *, source: str, out: Path) -> dict[Path, bytes]:
+def generate_typescript(
+    manifest: Manifest, *, source: str, digest: str, out: Path
+) -> dict[Path, bytes]:
     """`client.ts`: the TypeScript client, one file with no dependency."""
-    plan = plan_typescript(manifest, source)
+    plan = plan_typescript(manifest, source, digest)
     rendered = environment().get_template("client.ts.jinja").render(plan=plan)
     return {out / "client.ts": rendered.encode()}

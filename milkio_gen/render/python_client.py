@@ -68,6 +68,8 @@ class PyFail:
 class PythonPlan:
     app: str
     source: str
+    digest: str
+    """The first 16 hex digits of the manifest's sha256, named in every header."""
     declarations: list[Declaration]
     apis: list[PyApi]
     root: PyNode
@@ -99,7 +101,7 @@ class PythonPlan:
         return [node for node in self.root.walk() if node is not self.root]
 
 
-def plan_python(manifest: Manifest, source: str) -> PythonPlan:
+def plan_python(manifest: Manifest, source: str, digest: str) -> PythonPlan:
     types = PythonTypes(manifest.defs)
     types.plan_manifest(manifest)
 
@@ -128,6 +130,7 @@ def plan_python(manifest: Manifest, source: str) -> PythonPlan:
     return PythonPlan(
         app=manifest.app,
         source=source,
+        digest=digest,
         declarations=[*types.declarations(), *order_aliases(aliases)],
         apis=apis,
         root=root,

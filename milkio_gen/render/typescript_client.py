@@ -60,6 +60,8 @@ class TsFail:
 class TypeScriptPlan:
     app: str
     source: str
+    digest: str
+    """The first 16 hex digits of the manifest's sha256, named in every header."""
     declarations: list[TsDeclaration]
     apis: list[TsApi]
     root: TsNode
@@ -82,7 +84,7 @@ class TypeScriptPlan:
         return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
-def plan_typescript(manifest: Manifest, source: str) -> TypeScriptPlan:
+def plan_typescript(manifest: Manifest, source: str, digest: str) -> TypeScriptPlan:
     types = TypeScriptTypes(manifest.defs)
     types.plan_manifest(manifest)
 
@@ -115,6 +117,7 @@ def plan_typescript(manifest: Manifest, source: str) -> TypeScriptPlan:
     return TypeScriptPlan(
         app=manifest.app,
         source=source,
+        digest=digest,
         declarations=types.declarations(),
         apis=apis,
         root=root,
