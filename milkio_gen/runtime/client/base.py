@@ -194,6 +194,8 @@ class StreamCallBase(Generic[ChunkT, FailT, GeneratorT]):
                 STREAM_ACCEPT,
                 client.headers,
                 self._headers,
+                # Events are read as they come, undecoded: a proxy must not compress them.
+                {"accept-encoding": "identity"},
                 None if resume is None else {"last-event-id": resume},
             ),
             timeout=_stream_timeout(
