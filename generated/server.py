@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from milkio_gen.channels import ChannelSettings
+from milkio_gen.http_settings import HttpSettings
 from milkio_gen.runtime.server import bind, create_app, create_router
 
 from examples.app.chat.send import action as _action_chat_send
@@ -36,5 +37,9 @@ channels = ChannelSettings()
 """The channels broker: `[tool.milkio-gen.channels]` of pyproject.toml, overridden by the
 `MILKIO_CHANNELS_*` environment variables (`MILKIO_CHANNELS_BACKEND=redis-streams`)."""
 
+http = HttpSettings(static={"/web": "examples/web/pages"})
+"""CORS and served directories: `[tool.milkio-gen.http]` of pyproject.toml, overridden by the
+`MILKIO_HTTP_*` environment variables (`MILKIO_HTTP_CORS_ORIGINS='["https://app.example"]'`)."""
+
 router = create_router(apis, fail_codes=fail_codes)
-app = create_app(router, channels=channels)
+app = create_app(router, channels=channels, http=http)

@@ -69,6 +69,7 @@ def render_files(
             out=config.out,
             project_root=config.root,
             channels=config.channels,
+            http=config.http,
         )
     )
     progress.phase("generate TypeScript")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -209,14 +211,36 @@ def serve(
     grace_period: Annotated[
         int, typer.Option(help="Seconds requests get to end on shutdown, once streams stop.")
     ] = 10,
+    cors_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--cors-origin",
+            help="An origin whose pages may call the APIs (repeat it; '*' for any); "
+            "replaces `cors_origins` of [tool.milkio-gen.http].",
+        ),
+    ] = None,
+    static: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--static",
+            metavar="PATH=DIR",
+            help="Serve the directory DIR at the URL path PATH (repeat it); added to `static` "
+            "of [tool.milkio-gen.http].",
+        ),
+    ] = None,
 ) -> None:
     """Serve the generated server (`<out>/server.py`) with uvicorn.
+
+    Options given here reach the server as `MILKIO_HTTP_*` environment variables, which
+    override what the build wrote.
 
     \b
     Examples:
       milkio-gen serve
       milkio-gen serve --port 8000 --out build --log-level warning
+      milkio-gen serve --cors-origin http://localhost:5173 --static /web=web/dist
     """
+    from .http_settings import HttpSettings
     from .serving import serve as serve_app
 
     console = Console()
@@ -224,9 +248,23 @@ def serve(
     if not (config.out / "server.py").is_file():
         console.error(f"error: no {config.out / 'server.py'}: run `milkio-gen build`")
         raise typer.Exit(2)
+    if cors_origin:
+        os.environ["MILKIO_HTTP_CORS_ORIGINS"] = json.dumps(cors_origin)
+    if static:
+        mounts = dict(HttpSettings(**config.http).static)
+        for mount in static:
+            path, separator, directory = mount.partition("=")
+            if not separator or not path.startswith("/") or not directory:
+                console.error(f"error: --static {mount}: write it PATH=DIR, as /web=web/dist")
+                raise typer.Exit(2)
+            mounts[path] = directory
+        os.environ["MILKIO_HTTP_STATIC"] = json.dumps(mounts)
     sys.path.insert(0, str(Path.cwd()))
     module = ".".join(config.out.with_suffix("").parts)
-    console.say(f"serving {module}.server:app on http://{host}:{port}")
+    base_url = f"http://{host}:{port}"
+    console.say(f"serving {module}.server:app on {base_url}")
+    for path in sorted(HttpSettings(**config.http).static):
+        console.say(f"  pages: {base_url}{path.rstrip('/')}/")
     serve_app(
         f"{module}.server:app",
         host=host,

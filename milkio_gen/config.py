@@ -29,6 +29,9 @@ class BuildConfig:
     channels: dict[str, Any] = field(default_factory=dict[str, Any])
     """`[tool.milkio-gen.channels]`: the channels broker's options, which the generated server
     passes to `ChannelSettings` (and the environment overrides)."""
+    http: dict[str, Any] = field(default_factory=dict[str, Any])
+    """`[tool.milkio-gen.http]`: CORS and served directories, which the generated server
+    passes to `HttpSettings` (and the environment overrides)."""
 
 
 def _table(root: Path) -> dict[str, Any]:
@@ -61,22 +64,28 @@ def load_config(
         app=str(app),
         schema=schema or Path(table.get("schema", DEFAULT_SCHEMA)),
         out=out or Path(table.get("out", DEFAULT_OUT)),
-        channels=_channels(table.get("channels", {})),
+        channels=_section(table, "channels"),
+        http=_section(table, "http"),
     )
 
 
-def _channels(table: Any) -> dict[str, Any]:
-    from pydantic import ValidationError
+def _section(table: dict[str, Any], name: str) -> dict[str, Any]:
+    """`[tool.milkio-gen.<name>]`, checked: what was set, for the generated server."""
+    from pydantic import BaseModel, ValidationError
 
     from .channels.settings import ChannelOptions
+    from .http_settings import HttpOptions
 
-    if not isinstance(table, dict):
-        raise ConfigError("[tool.milkio-gen.channels] in pyproject.toml must be a table")
+    models: dict[str, type[BaseModel]] = {"channels": ChannelOptions, "http": HttpOptions}
+    model = models[name]
+    section = table.get(name, {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"[tool.milkio-gen.{name}] in pyproject.toml must be a table")
     try:
-        options = ChannelOptions.model_validate(table)
+        options = model.model_validate(section)
     except ValidationError as error:
         problems = "; ".join(
             f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}" for problem in error.errors()
         )
-        raise ConfigError(f"[tool.milkio-gen.channels] in pyproject.toml: {problems}") from None
+        raise ConfigError(f"[tool.milkio-gen.{name}] in pyproject.toml: {problems}") from None
     return options.model_dump(exclude_unset=True)

@@ -41,18 +41,23 @@ def generate_python(
     out: Path,
     project_root: Path,
     channels: Mapping[str, Any] | None = None,
+    http: Mapping[str, Any] | None = None,
 ) -> dict[Path, bytes]:
     """Every file of the generated package `out`, keyed by path; same input, same bytes.
-    `channels`: the broker options the server passes to `ChannelSettings`."""
+    `channels` and `http`: the options the server passes to `ChannelSettings` and
+    `HttpSettings`."""
     plan = plan_python(manifest, source, digest)
     package = ".".join(out.parts) if not out.is_absolute() else out.name
-    channel_arguments = ", ".join(
-        f"{key}={value!r}" for key, value in sorted((channels or {}).items())
-    )
+    channel_arguments, http_arguments = _arguments(channels), _arguments(http)
     rendered = {
         name: environment()
         .get_template(f"{name}.jinja")
-        .render(plan=plan, package=package, channel_arguments=channel_arguments)
+        .render(
+            plan=plan,
+            package=package,
+            channel_arguments=channel_arguments,
+            http_arguments=http_arguments,
+        )
         for name in _PYTHON_FILES
     }
 
@@ -71,6 +76,11 @@ def generate_python(
     files = {out / name: content for name, content in zip(_PYTHON_FILES, contents, strict=True)}
     files[out / "py.typed"] = b""
     return files
+
+
+def _arguments(options: Mapping[str, Any] | None) -> str:
+    """Keyword arguments in Python, in a stable order."""
+    return ", ".join(f"{key}={value!r}" for key, value in sorted((options or {}).items()))
 
 
 def generate_typescript(

@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Response, Router
 from litestar.config.compression import CompressionConfig
+from litestar.exceptions import NotFoundException
 from litestar.handlers import ASGIRouteHandler
 from litestar.types import HTTPResponseStartEvent, Receive, Scope, Send
 
@@ -23,11 +24,15 @@ from .stream import StopReason, StreamLimits, StreamPump
 
 if TYPE_CHECKING:
     from ...channels import Broker, ChannelSettings
+    from ...http_settings import HttpSettings
 
 __all__ = ["SKIP_COMPRESSION", "ServerSettings", "bind", "create_app", "create_router"]
 
 logger = logging.getLogger("milkio_gen.server")
 
+_SERVER = "milkio_gen.server"
+_APIS_ONLY = "milkio_gen.apis"
+"""Where a router made by `create_router` keeps its server and its API routes, in its `opt`."""
 _JSON_HEADERS = [(b"content-type", b"application/json"), (b"cache-control", b"no-cache")]
 _STREAM_HEADERS = [
     (b"content-type", b"text/event-stream"),
@@ -190,6 +195,18 @@ class _ApiServer:
             }
         return self.fails.make("CALL_KIND_MISMATCH", data)
 
+    def unknown_path(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+        """`NOT_FOUND` for a call to a path no API has, as a plain or a stream call expects."""
+        execute_id = new_execute_id()
+        fail = self.fails.make("NOT_FOUND")
+        body = fail_envelope(execute_id, fail.code, fail.message, fail.data)
+        if _accepts_event_stream(request.scope):
+            headers, body = _STREAM_HEADERS, sse.encode_event(ENVELOPE_PREFIX + body)
+        else:
+            headers = _JSON_HEADERS
+        named = {name.decode(): value.decode() for name, value in headers}
+        return Response(body, media_type=named.pop("content-type"), headers=named)
+
     async def _respond_json(self, send: Send, execute_id: str, fail: Fail) -> None:
         body = fail_envelope(execute_id, fail.code, fail.message, fail.data)
         await _send_response(send, _JSON_HEADERS, body)
@@ -239,18 +256,20 @@ def create_router(
     settings: ServerSettings | None = None,
     catch_unknown_paths: bool = True,
 ) -> Router:
-    """A Litestar router serving `apis` under `path`, to mount into any Litestar app.
+    """A Litestar router serving `apis` under `path`, to mount into any Litestar app under a
+    prefix of its own (`Router("/rpc", route_handlers=[router])`).
 
     With `catch_unknown_paths`, any other POST under `path` answers `NOT_FOUND` in the
-    protocol's form rather than Litestar's 404 page.
+    protocol's form rather than Litestar's 404 page. That takes a mount, which Litestar
+    matches before other routes: `create_app` serves the APIs at the root beside other routes
+    without it.
     """
     server = _ApiServer(fail_codes, settings or ServerSettings())
-    handlers: list[ASGIRouteHandler] = []
-    for binding in apis:
-        handlers.append(_route(server, binding, f"/{binding.path}"))
+    handlers = [_route(server, binding, f"/{binding.path}") for binding in apis]
+    routes = list(handlers)
     if catch_unknown_paths:
-        handlers.append(_route(server, None, "/", is_mount=True))
-    return Router(path=path, route_handlers=handlers)
+        routes.append(_route(server, None, "/", is_mount=True))
+    return Router(path=path, route_handlers=routes, opt={_SERVER: server, _APIS_ONLY: handlers})
 
 
 def _route(server: _ApiServer, binding: ApiBinding | None, path: str, *, is_mount: bool = False):
@@ -269,14 +288,17 @@ def create_app(
     router: Router,
     *,
     channels: Broker | ChannelSettings | None = None,
+    http: HttpSettings | None = None,
     **litestar_options: Any,
 ) -> Litestar:
     """A Litestar app serving `router`, with a channels broker (`channels`, or one built from
-    `ChannelSettings()`, which reads the environment). Other options go to `Litestar(...)`,
-    except that a `compression_config` without an `exclude_opt_key` gets `SKIP_COMPRESSION`,
-    so that event streams are never compressed."""
+    `ChannelSettings()`, which reads the environment), and the CORS and served directories of
+    `http` (or of `HttpSettings()`). Other options go to `Litestar(...)`, except that a
+    `compression_config` without an `exclude_opt_key` gets `SKIP_COMPRESSION`, so that event
+    streams are never compressed."""
     from ...channels.broker import Broker
     from ...channels.settings import ChannelSettings
+    from ...http_settings import HttpSettings
 
     compression = litestar_options.get("compression_config")
     if isinstance(compression, CompressionConfig) and compression.exclude_opt_key is None:
@@ -285,4 +307,29 @@ def create_app(
         )
     broker = channels if isinstance(channels, Broker) else Broker(channels or ChannelSettings())
     plugins = [*litestar_options.pop("plugins", []), broker]
-    return Litestar(route_handlers=[router], plugins=plugins, **litestar_options)
+    http = http or HttpSettings()
+    litestar_options.setdefault("cors_config", http.cors_config())
+    server = router.opt.get(_SERVER)
+    if isinstance(server, _ApiServer):
+        # The router's catch-all mount would hide the pages and routes beside it: the APIs go
+        # without it, and a POST to an unknown path gets its `NOT_FOUND` from a 404 handler.
+        router = Router(path=router.path, route_handlers=router.opt[_APIS_ONLY], opt=router.opt)
+        handlers_of_errors = dict(litestar_options.pop("exception_handlers", None) or {})
+        handlers_of_errors.setdefault(NotFoundException, _not_found(server))
+        litestar_options["exception_handlers"] = handlers_of_errors
+    handlers = [router, *http.static_routers(), *litestar_options.pop("route_handlers", [])]
+    return Litestar(route_handlers=handlers, plugins=plugins, **litestar_options)
+
+
+def _not_found(
+    server: _ApiServer,
+) -> Callable[[Request[Any, Any, Any], NotFoundException], Response[Any]]:
+    """A POST to a path no route has gets the protocol's `NOT_FOUND`; anything else, as a GET
+    of a page that is not there, Litestar's 404."""
+
+    def answer(request: Request[Any, Any, Any], error: NotFoundException) -> Response[Any]:
+        if request.method == "POST":
+            return server.unknown_path(request)
+        return Response({"status_code": 404, "detail": error.detail}, status_code=404)
+
+    return answer

@@ -1,0 +1,125 @@
+"""What `[tool.milkio-gen.http]` and `MILKIO_HTTP_*` do to a served app: CORS for listed
+origins only, directories served beside the APIs and beside an app's own routes, and an
+unknown path still answered in the protocol's form. Real servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from litestar import get
+from milkio_gen.http_settings import HttpSettings
+from milkio_gen.runtime.server import create_app
+
+from tests.conftest import serve_in_thread
+
+ALLOWED = "http://pages.example"
+
+
+def preflight(base_url: str, origin: str) -> httpx.Response:
+    """What a browser asks before a page of `origin` POSTs JSON for an event stream."""
+    return httpx.options(
+        f"{base_url}/llm/complete",
+        headers={
+            "origin": origin,
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type,last-event-id",
+        },
+    )
+
+
+def example_app(http: HttpSettings, **options: object) -> object:
+    from generated.server import channels, router
+
+    return create_app(router, channels=channels, http=http, **options)
+
+
+def test_listed_origins_pass_the_preflight_and_others_do_not() -> None:
+    for running in serve_in_thread(example_app(HttpSettings(cors_origins=[ALLOWED]))):
+        allowed = preflight(running.base_url, ALLOWED)
+        assert allowed.status_code in (200, 204)
+        assert allowed.headers["access-control-allow-origin"] == ALLOWED
+        assert "POST" in allowed.headers["access-control-allow-methods"]
+        assert "last-event-id" in allowed.headers["access-control-allow-headers"].lower()
+
+        refused = preflight(running.base_url, "http://elsewhere.example")
+        assert refused.status_code == 400
+        assert "access-control-allow-origin" not in refused.headers
+
+        answered = httpx.post(
+            f"{running.base_url}/hello/say", json={"name": "Ada"}, headers={"origin": ALLOWED}
+        )
+        assert answered.headers["access-control-allow-origin"] == ALLOWED
+
+
+def test_without_origins_no_cors_header_is_sent() -> None:
+    for running in serve_in_thread(example_app(HttpSettings())):
+        answered = httpx.post(
+            f"{running.base_url}/hello/say", json={"name": "Ada"}, headers={"origin": ALLOWED}
+        )
+        assert answered.json()["success"] is True
+        assert "access-control-allow-origin" not in answered.headers
+
+
+def test_the_environment_overrides_what_the_build_wrote(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MILKIO_HTTP_CORS_ORIGINS", '["http://deployed.example"]')
+    monkeypatch.setenv("MILKIO_HTTP_CORS_CREDENTIALS", "true")
+    settings = HttpSettings(cors_origins=[ALLOWED])
+    assert settings.cors_origins == ["http://deployed.example"]
+    assert settings.cors_credentials is True
+
+
+def test_pages_are_served_beside_the_apis_and_the_apps_own_routes(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<!doctype html><title>home</title>")
+
+    @get("/health", sync_to_thread=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    http = HttpSettings(static={"/web": str(tmp_path)})
+    for running in serve_in_thread(example_app(http, route_handlers=[health])):
+        page = httpx.get(f"{running.base_url}/web/")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert "home" in page.text
+        assert httpx.get(f"{running.base_url}/health").json() == {"status": "ok"}
+        assert httpx.get(f"{running.base_url}/web/missing.html").status_code == 404
+
+        greeted = httpx.post(f"{running.base_url}/hello/say", json={"name": "Ada"})
+        assert greeted.json()["data"]["message"] == "Hello, Ada!"
+        unknown = httpx.post(f"{running.base_url}/no/such/api", json={})
+        assert unknown.status_code == 200
+        assert unknown.json()["fail"]["code"] == "NOT_FOUND"
+        streamed = httpx.post(
+            f"{running.base_url}/no/such/api", json={}, headers={"accept": "text/event-stream"}
+        )
+        assert streamed.headers["content-type"].startswith("text/event-stream")
+        assert '"code":"NOT_FOUND"' in streamed.text
+
+
+def test_a_missing_directory_is_skipped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    http = HttpSettings(static={"/web": str(tmp_path / "not-built")})
+    with caplog.at_level(logging.WARNING, logger="milkio_gen.server"):
+        app = example_app(http)
+    assert "not serving /web: no directory" in caplog.text
+    for running in serve_in_thread(app):
+        greeted = httpx.post(f"{running.base_url}/hello/say", json={"name": "Ada"})
+        assert greeted.json()["success"] is True
+
+
+def test_a_bad_http_table_is_a_configuration_error(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.milkio-gen]\napp = "app"\n\n[tool.milkio-gen.http]\ncors_origins = "*"\n'
+    )
+    milkio_gen = str(Path(sys.executable).parent / "milkio-gen")
+    refused = subprocess.run(
+        [milkio_gen, "build"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 2
+    assert "[tool.milkio-gen.http] in pyproject.toml: cors_origins" in refused.stderr
