@@ -219,6 +219,14 @@ def serve(
             "replaces `cors_origins` of [tool.milkio-gen.http].",
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Processes sharing the port; for channels across them, a Redis backend "
+            "(MILKIO_CHANNELS_BACKEND=redis-streams).",
+        ),
+    ] = 1,
     static: Annotated[
         list[str] | None,
         typer.Option(
@@ -239,6 +247,7 @@ def serve(
       milkio-gen serve
       milkio-gen serve --port 8000 --out build --log-level warning
       milkio-gen serve --cors-origin http://localhost:5173 --static /web=web/dist
+      MILKIO_CHANNELS_BACKEND=redis-streams milkio-gen serve --workers 4
     """
     from .http_settings import HttpSettings
     from .serving import serve as serve_app
@@ -271,6 +280,7 @@ def serve(
         port=port,
         log_level=log_level,
         grace_period=grace_period,
+        workers=workers,
     )
 
 

@@ -34,12 +34,13 @@ ARTIFACTS = ROOT / "test-artifacts" / "pages"
 class ServedExample:
     """`milkio-gen serve` of the example app on 127.0.0.1:`port`, with its log."""
 
-    def __init__(self, port: int, *options: str) -> None:
+    def __init__(self, port: int, *options: str, env: dict[str, str] | None = None) -> None:
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         command = [str(Path(sys.executable).parent / "milkio-gen"), "serve", "--port", str(port)]
         self._process = subprocess.Popen(
-            [*command, *options], cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            [*command, *options], cwd=ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         self.lines: list[tuple[float, str]] = []
@@ -62,6 +63,10 @@ class ServedExample:
     def logged(self, text: str, *, after: float = 0.0) -> list[float]:
         """When lines holding `text` were read, of those read after `after`."""
         return [at for at, line in list(self.lines) if at > after and text in line]
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid
 
     def stop(self) -> None:
         self._process.terminate()

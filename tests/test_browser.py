@@ -12,7 +12,9 @@ import uuid
 from collections.abc import Iterator
 
 import httpx
+import psutil
 import pytest
+from milkio_gen.testing import RedisServer
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ServedExample, wait_for
@@ -217,3 +219,47 @@ def test_a_page_of_an_allowed_origin_streams_and_another_is_refused(
         page.close()
     finally:
         api.stop()
+
+
+def streams_by_worker(server: ServedExample) -> list[int]:
+    """The connections each worker of `server` holds open."""
+    counts: list[int] = []
+    for child in psutil.Process(server.pid).children():
+        ours = [c for c in child.net_connections(kind="tcp") if c.laddr.port == server.port]
+        if any(connection.status == psutil.CONN_LISTEN for connection in ours):
+            counts.append(sum(c.status == psutil.CONN_ESTABLISHED for c in ours))
+    return counts
+
+
+@pytest.mark.timeout(120)
+def test_tabs_on_different_workers_chat_through_redis(browser: Browser, redis: RedisServer) -> None:
+    """Two workers and Redis streams: readers end up on both workers (their idle page loads
+    closed by the server, what stays open is their streams), and each reads what a writer
+    sent through either."""
+    channels = {"MILKIO_CHANNELS_BACKEND": "redis-streams", "MILKIO_CHANNELS_URL": redis.url}
+    served = ServedExample(free_port(), "--workers", "2", env=channels)
+    room = f"room-{uuid.uuid4().hex[:8]}"
+    readers: list[Page] = []
+    try:
+        wait_for(lambda: len(streams_by_worker(served)) == 2, 30, "two workers listening")
+        while len(readers) < 12:
+            for _ in range(4):
+                page = browser.new_context().new_page()  # a connection pool of its own
+                page.goto(f"{served.base_url}/web/chat.html?room={room}&name=r{len(readers)}")
+                readers.append(page)
+            # uvicorn closes idle connections after 5 s: the page loads' go, the streams stay.
+            wait_for(lambda: sum(streams_by_worker(served)) == len(readers), 15, "streams only")
+            if all(streams_by_worker(served)):
+                break
+        assert all(streams_by_worker(served)), f"streams by worker: {streams_by_worker(served)}"
+
+        writer = browser.new_context().new_page()
+        writer.goto(f"{served.base_url}/web/chat.html?room={room}&name=writer")
+        say(writer, "to every worker")
+        for page in readers:
+            expect(page.locator("#messages li")).to_have_text(["writer: to every worker"])
+        keep(readers[0], "chat-workers")
+    finally:
+        for page in readers:
+            page.context.close()
+        served.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -9,6 +10,8 @@ import time
 from collections.abc import Iterator
 
 import httpx
+import psutil
+import pytest
 from litestar import Litestar, Router, get
 
 from tests.conftest import ROOT, serve_in_thread
@@ -90,3 +93,44 @@ async def test_router_mounts_under_a_prefix_beside_other_routes() -> None:
         assert len(chunks) == 3
         assert not missing
         assert missing.fail.code == "NOT_FOUND"
+
+
+@pytest.mark.timeout(60)
+def test_serve_with_workers_shares_the_port_and_stops_open_streams_on_sigterm() -> None:
+    from generated.client import Client
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "milkio_gen", "serve", "--port", str(port), "--workers", "2",
+         "--log-level", "warning"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while len(psutil.Process(server.pid).children()) < 2 or not answers(port):
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.1)
+        workers = psutil.Process(server.pid).children()
+        with Client(base_url=f"http://127.0.0.1:{port}") as client:
+            call = client.chat.subscribe.execute_stream(params={"room": "workers"})
+            chunks = iter(call.stream)
+            server.send_signal(signal.SIGTERM)  # to the supervisor alone, as a process manager
+            assert list(chunks) == []
+            result = call.get_result()
+        assert not result
+        assert result.fail.code == "SERVER_SHUTTING_DOWN", "the worker stopped its stream"
+        assert server.wait(20) == 0
+        _, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(5)
+
+
+def answers(port: int) -> bool:
+    try:
+        httpx.post(f"http://127.0.0.1:{port}/hello/say", json={"name": "w"}, timeout=1)
+    except httpx.TransportError:
+        return False
+    return True
