@@ -1,5 +1,6 @@
 """A real nginx (Debian's `nginx`) on a free port of 127.0.0.1, as a reverse proxy in front of
-a server of the tests, with the settings docs/deploy.md recommends."""
+a server under test, with the settings docs/deploy.md recommends: to test an app as it will
+be deployed, and to measure what the proxy costs (`python -m bench.deploy`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import time
 from pathlib import Path
 
 import httpx
-from milkio_gen.testing import free_port
+
+from .redis_server import free_port
 
 __all__ = ["READ_TIMEOUT", "Nginx"]
 
