@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -236,8 +237,20 @@ def serve(
             "of [tool.milkio-gen.http].",
         ),
     ] = None,
+    certfile: Annotated[
+        Path | None,
+        typer.Option(
+            "--certfile",
+            help="A PEM certificate (with its chain): serve HTTPS with HTTP/2, so that a page "
+            "may hold more than six streams; needs --keyfile and `milkio-gen[http2]`.",
+        ),
+    ] = None,
+    keyfile: Annotated[
+        Path | None, typer.Option("--keyfile", help="The certificate's PEM private key.")
+    ] = None,
 ) -> None:
-    """Serve the generated server (`<out>/server.py`) with uvicorn.
+    """Serve the generated server (`<out>/server.py`): with uvicorn, or over TLS with HTTP/2
+    (and HTTP/1.1 by ALPN) with hypercorn when given a certificate.
 
     Options given here reach the server as `MILKIO_HTTP_*` environment variables, which
     override what the build wrote.
@@ -248,14 +261,26 @@ def serve(
       milkio-gen serve --port 8000 --out build --log-level warning
       milkio-gen serve --cors-origin http://localhost:5173 --static /web=web/dist
       MILKIO_CHANNELS_BACKEND=redis-streams milkio-gen serve --workers 4
+      milkio-gen serve --host 0.0.0.0 --port 443 --certfile cert.pem --keyfile key.pem
     """
     from .http_settings import HttpSettings
+    from .serving import TLS_MISSING
     from .serving import serve as serve_app
 
     console = Console()
     config = _config(console, out=out, app="-")
     if not (config.out / "server.py").is_file():
         console.error(f"error: no {config.out / 'server.py'}: run `milkio-gen build`")
+        raise typer.Exit(2)
+    if (certfile is None) != (keyfile is None):
+        console.error("error: --certfile and --keyfile go together: give both or neither")
+        raise typer.Exit(2)
+    for given in (certfile, keyfile):
+        if given is not None and not given.is_file():
+            console.error(f"error: no file {given}")
+            raise typer.Exit(2)
+    if certfile is not None and importlib.util.find_spec("hypercorn") is None:
+        console.error(f"error: {TLS_MISSING}")
         raise typer.Exit(2)
     if cors_origin:
         os.environ["MILKIO_HTTP_CORS_ORIGINS"] = json.dumps(cors_origin)
@@ -270,7 +295,7 @@ def serve(
         os.environ["MILKIO_HTTP_STATIC"] = json.dumps(mounts)
     sys.path.insert(0, str(Path.cwd()))
     module = ".".join(config.out.with_suffix("").parts)
-    base_url = f"http://{host}:{port}"
+    base_url = f"{'https' if certfile else 'http'}://{host}:{port}"
     console.say(f"serving {module}.server:app on {base_url}")
     for path in sorted(HttpSettings(**config.http).static):
         console.say(f"  pages: {base_url}{path.rstrip('/')}/")
@@ -281,6 +306,8 @@ def serve(
         log_level=log_level,
         grace_period=grace_period,
         workers=workers,
+        certfile=None if certfile is None else str(certfile),
+        keyfile=None if keyfile is None else str(keyfile),
     )
 
 

@@ -1,12 +1,17 @@
-"""Serving with uvicorn, so that a shutdown ends open streams rather than waiting on them.
+"""Serving, so that a shutdown ends open streams rather than waiting on them.
 
-uvicorn waits for every request in flight before it stops; a stream may never end by itself.
-On SIGTERM or Ctrl-C, every open stream first gets the retryable `SERVER_SHUTTING_DOWN` fail
-and its action is cancelled (its `finally` runs), then uvicorn stops as usual.
+Plain HTTP/1.1 is served by uvicorn; TLS with HTTP/2 (and HTTP/1.1 by ALPN), which lets a page
+hold more than six streams at once, by hypercorn (the `http2` extra): its `shutdown_trigger`
+runs in each worker's loop, where the streams are (granian, in Rust, offers no such hook and
+waits on open streams). Both wait for every request in flight before they stop, and a stream
+may never end by itself: so on SIGTERM or Ctrl-C, every open stream first gets the retryable
+`SERVER_SHUTTING_DOWN` fail and its action is cancelled (its `finally` runs), then the server
+stops as usual.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import multiprocessing
@@ -14,24 +19,36 @@ import os
 import signal
 import socket
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 import uvicorn
+from uvicorn.config import LOGGING_CONFIG
 
 from .runtime.server import stop_open_streams
 
-__all__ = ["serve"]
+__all__ = ["TLS_MISSING", "serve"]
 
 logger = logging.getLogger("milkio_gen.server")
 
+TLS_MISSING = "TLS with HTTP/2 needs hypercorn: pip install 'milkio-gen[http2]'"
+"""Why `serve` with a certificate cannot start, when hypercorn is not installed."""
 
-class _Server(uvicorn.Server):
-    async def shutdown(self, sockets: Any = None) -> None:
-        stopped = stop_open_streams()
-        if stopped:
-            logger.info("shutting down: stopped %d open stream(s)", stopped)
-        await super().shutdown(sockets)
+
+@dataclass(frozen=True)
+class _Options:
+    """What every server kind is given; plain values, so that workers get a copy."""
+
+    app: str
+    host: str
+    port: int
+    log_level: str
+    grace_period: int
+    certfile: str | None
+    keyfile: str | None
+    workers: int
 
 
 def serve(
@@ -42,6 +59,8 @@ def serve(
     log_level: str = "info",
     grace_period: int = 10,
     workers: int = 1,
+    certfile: str | None = None,
+    keyfile: str | None = None,
 ) -> None:
     """Serve `app` ("package.module:attribute") until a signal stops it.
 
@@ -49,26 +68,107 @@ def serve(
         grace_period: seconds requests in flight get to end once streams were stopped.
         workers: processes sharing the port, as uvicorn's `--workers`; for channels across
             them, the Redis backends (`MILKIO_CHANNELS_BACKEND`).
+        certfile, keyfile: a PEM certificate (with its chain) and its key: serve HTTPS with
+            HTTP/2 by hypercorn rather than HTTP/1.1 by uvicorn. Both or neither.
     """
-    options: dict[str, Any] = {"log_config": _worker_log_config()} if workers > 1 else {}
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        timeout_graceful_shutdown=grace_period,
-        **options,
-    )
+    if (certfile is None) != (keyfile is None):
+        raise ValueError("certfile and keyfile go together")
+    options = _Options(app, host, port, log_level, grace_period, certfile, keyfile, workers)
+    run = _serve_tls if certfile is not None else _serve_plain
     if workers <= 1:
-        _Server(config).run()
+        run(options, None)
         return
-    _Workers(config, workers).run()
+    _Workers(options, run).run()
+
+
+# One function per server kind: it serves `options` on `listening` (a socket the supervisor
+# of workers bound) or on a socket of its own, and stops open streams first on a signal.
+
+
+class _Server(uvicorn.Server):
+    async def shutdown(self, sockets: Any = None) -> None:
+        _stop_open_streams()
+        await super().shutdown(sockets)
+
+
+def _serve_plain(options: _Options, listening: socket.socket | None) -> None:
+    config = uvicorn.Config(
+        options.app,
+        host=options.host,
+        port=options.port,
+        log_level=options.log_level,
+        timeout_graceful_shutdown=options.grace_period,
+        log_config=_worker_log_config() if options.workers > 1 else LOGGING_CONFIG,
+    )
+    _Server(config).run(sockets=None if listening is None else [listening])
+
+
+def _serve_tls(options: _Options, listening: socket.socket | None) -> None:
+    from hypercorn.asyncio import serve as hypercorn_serve  # pyright: ignore[reportUnknownVariableType]
+    from hypercorn.config import Config
+    from uvicorn.importer import import_from_string
+
+    config = Config()
+    # hypercorn's bind: "fd://N" for a socket bound already, "[::1]:443" for IPv6.
+    host = f"[{options.host}]" if ":" in options.host else options.host
+    config.bind = [f"fd://{listening.fileno()}" if listening else f"{host}:{options.port}"]
+    config.certfile, config.keyfile = options.certfile, options.keyfile
+    config.alpn_protocols = ["h2", "http/1.1"]
+    config.graceful_timeout = options.grace_period
+    config.loglevel = "DEBUG" if options.log_level == "trace" else options.log_level.upper()
+    config.accesslog = "-" if options.log_level in ("trace", "debug", "info") else None
+    # A logger rather than "-": printed once, by the app's logging, not also by a handler
+    # of hypercorn's own.
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.errorlog.setLevel(config.loglevel)
+    app = import_from_string(options.app)
+
+    async def main() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for received in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(received, stopping.set)
+
+        async def shutdown_trigger() -> None:
+            await stopping.wait()
+            _stop_open_streams()
+
+        await hypercorn_serve(app, config, shutdown_trigger=shutdown_trigger)
+
+    with asyncio.Runner(loop_factory=_TlsLoop) as runner:
+        runner.run(main())
+
+
+class _TlsLoop(asyncio.SelectorEventLoop):
+    """Closing a TLS connection waits for the client's `close_notify`, 30 s by default; a
+    client that holds an idle connection without reading (a pool) never sends it, and the
+    server would wait that long to stop. A client that reads answers within milliseconds."""
+
+    async def create_server(self, *args: Any, **kwargs: Any) -> asyncio.Server:
+        if kwargs.get("ssl") is not None:
+            kwargs.setdefault("ssl_shutdown_timeout", _TLS_SHUTDOWN_TIMEOUT)
+        return await super().create_server(*args, **kwargs)
+
+    def call_exception_handler(self, context: dict[str, Any]) -> None:
+        # hypercorn lets the timeout out of the connection's task: an ordinary ending here.
+        error = context.get("exception")
+        if isinstance(error, TimeoutError) and str(error) == "SSL shutdown timed out":
+            logger.debug("a TLS client left its connection without closing it")
+            return
+        super().call_exception_handler(context)
+
+
+_TLS_SHUTDOWN_TIMEOUT = 2.0
+
+
+def _stop_open_streams() -> None:
+    stopped = stop_open_streams()
+    if stopped:
+        logger.info("shutting down: stopped %d open stream(s)", stopped)
 
 
 def _worker_log_config() -> dict[str, Any]:
     """uvicorn's logging, with each line naming the worker's process: `[4242]`."""
-    from uvicorn.config import LOGGING_CONFIG
-
     logging_config = copy.deepcopy(LOGGING_CONFIG)
     for formatter in logging_config["formatters"].values():
         formatter["fmt"] = formatter["fmt"].replace(
@@ -77,33 +177,33 @@ def _worker_log_config() -> dict[str, Any]:
     return logging_config
 
 
-def _serve_worker(config: uvicorn.Config, listening: socket.socket) -> None:
-    _Server(config).run(sockets=[listening])
+_Run = Callable[[_Options, "socket.socket | None"], None]
 
 
 class _Workers:
-    """Processes serving one socket, each a `_Server` (uvicorn's own workers are plain
-    servers, which would wait on open streams when stopped); one that dies is replaced."""
+    """Processes serving one socket, each stopping its open streams on a signal (uvicorn's
+    own workers are plain servers, which would wait on them); one that dies is replaced."""
 
-    def __init__(self, config: uvicorn.Config, count: int) -> None:
-        self._config = config
-        self._count = count
+    def __init__(self, options: _Options, run: _Run) -> None:
+        self._options = options
+        self._run = run
         self._stop = threading.Event()
         self._signal: signal.Signals | None = None
 
     def run(self) -> None:
-        listening = self._config.bind_socket()
+        listening = _bind(self._options.host, self._options.port)
         spawn = multiprocessing.get_context("spawn")
 
         def start() -> BaseProcess:
-            process = spawn.Process(target=_serve_worker, args=(self._config, listening))
+            process = spawn.Process(target=self._run, args=(self._options, listening))
             process.start()
             return process
 
         for stopping in (signal.SIGINT, signal.SIGTERM):
             signal.signal(stopping, self._on_signal)
-        logger.info("serving with %d workers, process %d", self._count, os.getpid())
-        processes = [start() for _ in range(self._count)]
+        count = self._options.workers
+        logger.info("serving with %d workers, process %d", count, os.getpid())
+        processes = [start() for _ in range(count)]
         while not self._stop.wait(0.5):
             for index, process in enumerate(processes):
                 if not process.is_alive():
@@ -119,7 +219,7 @@ class _Workers:
             if process.is_alive():
                 process.terminate()
         for process in processes:
-            process.join((self._config.timeout_graceful_shutdown or 10) + 5)
+            process.join(self._options.grace_period + 5)
             if process.is_alive():
                 process.kill()
                 process.join(5)
@@ -128,3 +228,11 @@ class _Workers:
     def _on_signal(self, received: int, frame: object) -> None:
         self._signal = signal.Signals(received)
         self._stop.set()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket the workers share, as uvicorn binds it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.create_server((host, port), family=family, backlog=2048)
+    listening.set_inheritable(True)
+    return listening

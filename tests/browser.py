@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 
@@ -31,13 +32,42 @@ ARTIFACTS = ROOT / "test-artifacts" / "pages"
 """Screenshots of the pages, kept by CI."""
 
 
-class ServedExample:
-    """`milkio-gen serve` of the example app on 127.0.0.1:`port`, with its log."""
+class Certificate(NamedTuple):
+    """A self-signed certificate for 127.0.0.1 and its key, PEM files."""
 
-    def __init__(self, port: int, *options: str, env: dict[str, str] | None = None) -> None:
+    certfile: Path
+    keyfile: Path
+
+
+def self_signed_certificate(directory: Path) -> Certificate:
+    """Made by the machine's `openssl`, valid a day: a browser takes it with
+    `ignore_https_errors`, httpx with `verify=False`."""
+    made = Certificate(directory / "cert.pem", directory / "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(made.keyfile), "-out", str(made.certfile)],
+        check=True, capture_output=True, timeout=30,
+    )  # fmt: skip
+    return made
+
+
+class ServedExample:
+    """`milkio-gen serve` of the example app on 127.0.0.1:`port`, with its log; over HTTPS with
+    HTTP/2 when given a certificate."""
+
+    def __init__(
+        self,
+        port: int,
+        *options: str,
+        env: dict[str, str] | None = None,
+        tls: Certificate | None = None,
+    ) -> None:
         self.port = port
-        self.base_url = f"http://127.0.0.1:{port}"
+        self.base_url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
         command = [str(Path(sys.executable).parent / "milkio-gen"), "serve", "--port", str(port)]
+        if tls is not None:
+            command += ["--certfile", str(tls.certfile), "--keyfile", str(tls.keyfile)]
         self._process = subprocess.Popen(
             [*command, *options], cwd=ROOT,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
@@ -55,7 +85,7 @@ class ServedExample:
 
     def _answers(self) -> bool:
         try:
-            httpx.get(f"{self.base_url}/web/", timeout=1)
+            httpx.get(f"{self.base_url}/web/", timeout=1, verify=False)
         except httpx.TransportError:
             return False
         return True
@@ -67,6 +97,10 @@ class ServedExample:
     @property
     def pid(self) -> int:
         return self._process.pid
+
+    def wait(self, seconds: float) -> int:
+        """The exit code, once the server exited by itself (after a signal of the test's)."""
+        return self._process.wait(seconds)
 
     def stop(self) -> None:
         self._process.terminate()
