@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import functools
 import importlib
 import json
@@ -40,7 +41,8 @@ def build_package(app: str, name: str) -> Path:
     exit), make it importable here, and return the dir to put on a server's PYTHONPATH."""
     work = Path(tempfile.mkdtemp(prefix=f"milkio-{name}-"))
     atexit.register(shutil.rmtree, work, True)
-    build(load_config(ROOT, app=app, schema=work / "manifest.json", out=work / name))
+    config = load_config(ROOT, app=app, schema=work / "manifest.json", out=work / name)
+    build(dataclasses.replace(config, http={}))  # the project's pages are not the bench's
     sys.path.insert(0, str(work))
     return work
 

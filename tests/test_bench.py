@@ -57,6 +57,22 @@ def test_loop_benchmark_times_saves_beside_uvicorn_reload(tmp_path: Path) -> Non
 
 
 @pytest.mark.timeout(300)
+def test_deploy_benchmark_measures_each_route_beside_the_direct_one(tmp_path: Path) -> None:
+    printed, figures = run_benchmark(
+        "bench.deploy", tmp_path / "deploy.json", "--calls", "20", "--chunks", "2000", "--runs", "1"
+    )
+    assert "through nginx" in printed
+    assert set(figures["results"]) == {
+        "direct, HTTP/1.1",
+        "through nginx, HTTP/1.1",
+        "HTTP/2 with TLS",
+    }
+    for row in figures["results"].values():
+        assert 0 < row["first_chunk_p50_ms"] <= row["first_chunk_p99_ms"]
+        assert row["chunks_per_s"] > 0
+
+
+@pytest.mark.timeout(300)
 def test_fanout_benchmark_runs_and_writes_its_figures(tmp_path: Path) -> None:
     arguments = ("--subscribers", "20", "--messages", "3", "--burst", "5")
     printed, figures = run_benchmark("bench.fanout", tmp_path / "fanout.json", *arguments)
