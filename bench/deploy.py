@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from milkio_gen.testing import Nginx, free_port
+from milkio_gen.testing import Nginx, free_port, self_signed_certificate
 
 from bench.servers import (
     RESULTS,
@@ -98,13 +99,7 @@ async def throughput(package: Any, route: Route, chunks: int, runs: int) -> floa
 def http2_server(pythonpath: str, work: Path, scratch: Path) -> Generator[Route]:
     """`milkio-gen serve` of the package built in `work`, over TLS and HTTP/2, with a
     self-signed certificate for 127.0.0.1 made in `scratch`."""
-    certificate, key = scratch / "cert.pem", scratch / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(key), "-out", str(certificate)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
+    certificate, key = self_signed_certificate(scratch)
     port = free_port()
     command = [sys.executable, "-m", "milkio_gen", "serve", "--out", "stream_gen"]
     command += ["--port", str(port), "--log-level", "warning"]
@@ -131,8 +126,6 @@ def http2_server(pythonpath: str, work: Path, scratch: Path) -> Generator[Route]
 
 
 def _env() -> dict[str, str]:
-    import os
-
     return {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
 
 

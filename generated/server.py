@@ -3,8 +3,9 @@
 
 """The Litestar server of the `examples.app` APIs.
 
-`app` serves them at the root; `router` mounts them into an app of your own:
-`Litestar(route_handlers=[router, ...])`. Run: `uvicorn generated.server:app`.
+`app` serves them at the root; `router` mounts them into an app of your own, under a prefix:
+`Litestar(route_handlers=[Router("/rpc", route_handlers=[router]), ...])`, or beside your
+routes at the root: `create_app(router, route_handlers=[...])`. Run: `milkio-gen serve`.
 """
 
 from __future__ import annotations

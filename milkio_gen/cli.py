@@ -263,6 +263,8 @@ def serve(
       MILKIO_CHANNELS_BACKEND=redis-streams milkio-gen serve --workers 4
       milkio-gen serve --host 0.0.0.0 --port 443 --certfile cert.pem --keyfile key.pem
     """
+    from pydantic import ValidationError
+
     from .http_settings import HttpSettings
     from .serving import TLS_MISSING
     from .serving import serve as serve_app
@@ -285,7 +287,7 @@ def serve(
     if cors_origin:
         os.environ["MILKIO_HTTP_CORS_ORIGINS"] = json.dumps(cors_origin)
     if static:
-        mounts = dict(HttpSettings(**config.http).static)
+        mounts = dict(config.http.get("static", {}))
         for mount in static:
             path, separator, directory = mount.partition("=")
             if not separator or not path.startswith("/") or not directory:
@@ -293,11 +295,16 @@ def serve(
                 raise typer.Exit(2)
             mounts[path] = directory
         os.environ["MILKIO_HTTP_STATIC"] = json.dumps(mounts)
+    try:  # what every worker will read: a bad MILKIO_HTTP_* is said here, once
+        http = HttpSettings(**config.http)
+    except ValidationError as error:
+        console.error(f"error: the HTTP settings (MILKIO_HTTP_*, serve options): {error}")
+        raise typer.Exit(2) from None
     sys.path.insert(0, str(Path.cwd()))
     module = ".".join(config.out.with_suffix("").parts)
     base_url = f"{'https' if certfile else 'http'}://{host}:{port}"
     console.say(f"serving {module}.server:app on {base_url}")
-    for path in sorted(HttpSettings(**config.http).static):
+    for path in sorted(http.static):
         console.say(f"  pages: {base_url}{path.rstrip('/')}/")
     serve_app(
         f"{module}.server:app",

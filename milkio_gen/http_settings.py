@@ -6,10 +6,11 @@ and deployments reach every worker without a new build."""
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 __all__ = ["HttpOptions", "HttpSettings"]
 
 logger = logging.getLogger("milkio_gen.server")
+
+_ORIGIN = re.compile(r"[a-z][a-z0-9+.-]*://[^/\s]+")
 
 
 class HttpOptions(BaseModel):
@@ -41,6 +44,23 @@ class HttpOptions(BaseModel):
     static: dict[str, str] = Field(default_factory=dict[str, str])
     """Directories served as they are, by URL path (`{"/web" = "web/dist"}`), relative to the
     directory the server runs in; `index.html` answers for a directory."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        for origin in self.cors_origins:
+            if origin != "*" and not _ORIGIN.fullmatch(origin):
+                raise ValueError(
+                    f"cors_origins: {origin!r} is not an origin: write scheme://host[:port], "
+                    "with no path and no trailing slash, or '*'"
+                )
+        if self.cors_credentials and "*" in self.cors_origins:
+            raise ValueError(
+                "cors_credentials needs the origins listed: browsers refuse credentials with '*'"
+            )
+        for path in self.static:
+            if not path.startswith("/"):
+                raise ValueError(f"static: {path!r} is not a URL path: start it with '/'")
+        return self
 
 
 class HttpSettings(BaseSettings, HttpOptions):  # pyright: ignore[reportIncompatibleVariableOverride]

@@ -12,6 +12,7 @@ stops as usual.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 import multiprocessing
@@ -19,6 +20,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
@@ -180,9 +182,29 @@ def _worker_log_config() -> dict[str, Any]:
 _Run = Callable[[_Options, "socket.socket | None"], None]
 
 
+_EARLY_EXIT = 10.0
+"""Seconds: a worker that ends sooner after its start is failing to start (a bad setting, a
+broker that is down), and starting it again would only fail again."""
+
+
+def _worker(run: _Run, options: _Options, listening: socket.socket, supervisor: int) -> None:
+    """A worker's process: it serves until a signal, and stops as on SIGTERM when its
+    supervisor is gone (killed, say), rather than serve the port on its own."""
+
+    def watch() -> None:
+        while os.getppid() == supervisor:
+            time.sleep(1.0)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="supervisor watch", daemon=True).start()
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C reaches each worker: end quietly
+        run(options, listening)
+
+
 class _Workers:
     """Processes serving one socket, each stopping its open streams on a signal (uvicorn's
-    own workers are plain servers, which would wait on them); one that dies is replaced."""
+    own workers are plain servers, which would wait on them). One that dies is replaced;
+    one that dies right after its start stops them all, with exit code 1."""
 
     def __init__(self, options: _Options, run: _Run) -> None:
         self._options = options
@@ -193,10 +215,13 @@ class _Workers:
     def run(self) -> None:
         listening = _bind(self._options.host, self._options.port)
         spawn = multiprocessing.get_context("spawn")
+        started: dict[int, float] = {}
 
         def start() -> BaseProcess:
-            process = spawn.Process(target=self._run, args=(self._options, listening))
+            arguments = (self._run, self._options, listening, os.getpid())
+            process = spawn.Process(target=_worker, args=arguments)
             process.start()
+            started[id(process)] = time.monotonic()
             return process
 
         for stopping in (signal.SIGINT, signal.SIGTERM):
@@ -204,12 +229,28 @@ class _Workers:
         count = self._options.workers
         logger.info("serving with %d workers, process %d", count, os.getpid())
         processes = [start() for _ in range(count)]
-        while not self._stop.wait(0.5):
-            for index, process in enumerate(processes):
-                if not process.is_alive():
-                    logger.warning("worker %s exited (%s): starting another", process.pid,
-                                   process.exitcode)  # fmt: skip
+        failed = False
+        try:
+            while not failed and not self._stop.wait(0.5):
+                for index, process in enumerate(processes):
+                    if process.is_alive():
+                        continue
+                    lived = time.monotonic() - started[id(process)]
+                    if lived < _EARLY_EXIT:
+                        logger.error("worker %s exited %.1f s after its start (code %s): "
+                                     "stopping", process.pid, lived, process.exitcode)  # fmt: skip
+                        failed = True
+                        break
+                    logger.warning("worker %s exited (code %s): starting another",
+                                   process.pid, process.exitcode)  # fmt: skip
                     processes[index] = start()
+        finally:
+            self._end(processes)
+            listening.close()
+        if failed:
+            raise SystemExit(1)
+
+    def _end(self, processes: list[BaseProcess]) -> None:
         # Ctrl-C reaches the workers too, from the terminal; a signal to this process alone
         # is passed on (SIGTERM at once, SIGINT once they have had a moment to see their own).
         if self._signal == signal.SIGINT:
@@ -223,7 +264,6 @@ class _Workers:
             if process.is_alive():
                 process.kill()
                 process.join(5)
-        listening.close()
 
     def _on_signal(self, received: int, frame: object) -> None:
         self._signal = signal.Signals(received)

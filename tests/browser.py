@@ -11,9 +11,9 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
 
 import httpx
+from milkio_gen.testing import Certificate
 
 from tests.conftest import ROOT
 
@@ -30,26 +30,6 @@ CHROMIUM_ARGS = [
 """As root, headless, on a machine whose network is closed: no sandbox, no calls home."""
 ARTIFACTS = ROOT / "test-artifacts" / "pages"
 """Screenshots of the pages, kept by CI."""
-
-
-class Certificate(NamedTuple):
-    """A self-signed certificate for 127.0.0.1 and its key, PEM files."""
-
-    certfile: Path
-    keyfile: Path
-
-
-def self_signed_certificate(directory: Path) -> Certificate:
-    """Made by the machine's `openssl`, valid a day: a browser takes it with
-    `ignore_https_errors`, httpx with `verify=False`."""
-    made = Certificate(directory / "cert.pem", directory / "key.pem")
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-         "-keyout", str(made.keyfile), "-out", str(made.certfile)],
-        check=True, capture_output=True, timeout=30,
-    )  # fmt: skip
-    return made
 
 
 class ServedExample:

@@ -18,17 +18,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from milkio_gen.testing import Certificate, self_signed_certificate
 from playwright.sync_api import Browser, expect, sync_playwright
 
-from tests.browser import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    Certificate,
-    ServedExample,
-    self_signed_certificate,
-    wait_for,
-)
+from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ServedExample, wait_for
 from tests.conftest import ROOT
 from tests.processes import free_port
 

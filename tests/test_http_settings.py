@@ -5,17 +5,20 @@ unknown path still answered in the protocol's form. Real servers on 127.0.0.1.""
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 import pytest
-from litestar import get
-from milkio_gen.http_settings import HttpSettings
-from milkio_gen.runtime.server import create_app
+from litestar import get, post
+from litestar.exceptions import NotFoundException
+from milkio_gen.http_settings import HttpOptions, HttpSettings
+from milkio_gen.runtime.server import create_app, create_router
+from pydantic import ValidationError
 
-from tests.conftest import serve_in_thread
+from tests.conftest import ROOT, serve_in_thread
 
 ALLOWED = "http://pages.example"
 
@@ -123,3 +126,53 @@ def test_a_bad_http_table_is_a_configuration_error(tmp_path: Path) -> None:
     )
     assert refused.returncode == 2
     assert "[tool.milkio-gen.http] in pyproject.toml: cors_origins" in refused.stderr
+
+
+def test_only_a_post_no_route_has_gets_the_protocols_not_found() -> None:
+    from generated.server import apis, channels, fail_codes
+
+    @post("/users/42", sync_to_thread=False)
+    def user() -> dict[str, str]:
+        raise NotFoundException("user 42 is not there")
+
+    prefixed = create_router(apis, fail_codes=fail_codes, path="/rpc")
+    app = create_app(prefixed, channels=channels, route_handlers=[user])
+    for running in serve_in_thread(app):
+        own = httpx.post(f"{running.base_url}/users/42")
+        assert (own.status_code, own.json()["detail"]) == (404, "user 42 is not there")
+        unknown = httpx.post(f"{running.base_url}/rpc/no/such/api", json={})
+        assert unknown.json()["fail"]["code"] == "NOT_FOUND"
+        elsewhere = httpx.post(f"{running.base_url}/elsewhere", json={})
+        assert elsewhere.status_code == 404, "outside the router's prefix: Litestar's 404"
+        assert httpx.get(f"{running.base_url}/rpc/no/such/api").status_code == 404
+
+    uncaught = create_router(apis, fail_codes=fail_codes, catch_unknown_paths=False)
+    for running in serve_in_thread(create_app(uncaught, channels=channels)):
+        assert httpx.post(f"{running.base_url}/no/such/api", json={}).status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        ({"cors_origins": ["*"], "cors_credentials": True}, "needs the origins listed"),
+        ({"cors_origins": ["https://app.example.com/"]}, "is not an origin"),
+        ({"static": {"web": "dist"}}, "is not a URL path"),
+    ],
+)
+def test_settings_browsers_would_refuse_are_refused_at_once(
+    options: dict[str, object], said: str
+) -> None:
+    with pytest.raises(ValidationError, match=said):
+        HttpOptions.model_validate(options)
+
+
+def test_a_bad_environment_setting_stops_serve_with_exit_code_2(tmp_path: Path) -> None:
+    milkio_gen = str(Path(sys.executable).parent / "milkio-gen")
+    refused = subprocess.run(
+        [milkio_gen, "serve"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "MILKIO_HTTP_CORS_MAX_AGE": "-1"},
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "MILKIO_HTTP_" in refused.stderr
+    assert "Traceback" not in refused.stderr

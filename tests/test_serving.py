@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import socket
 import subprocess
@@ -95,22 +97,53 @@ async def test_router_mounts_under_a_prefix_beside_other_routes() -> None:
         assert missing.fail.code == "NOT_FOUND"
 
 
+def serve_with_workers(port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "milkio_gen", "serve", "--port", str(port), "--workers", "2",
+         "--log-level", "warning"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def workers_of(server: subprocess.Popen[bytes], port: int) -> list[psutil.Process]:
+    """The children of `server` listening on `port` (not multiprocessing's own helpers)."""
+    return [
+        child
+        for child in psutil.Process(server.pid).children()
+        if any(c.status == psutil.CONN_LISTEN for c in child.net_connections(kind="tcp"))
+    ]
+
+
+@contextlib.contextmanager
+def started_with_workers(
+    port: int,
+) -> Iterator[tuple[subprocess.Popen[bytes], list[psutil.Process]]]:
+    server = serve_with_workers(port)
+    try:
+        deadline = time.monotonic() + 30
+        while len(workers_of(server, port)) < 2 or not answers(port):
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.1)
+        workers = workers_of(server, port)
+        yield server, workers
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait(5)
+        for worker in workers:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                worker.kill()
+        if server.stdout is not None:
+            server.stdout.close()
+
+
 @pytest.mark.timeout(60)
 def test_serve_with_workers_shares_the_port_and_stops_open_streams_on_sigterm() -> None:
     from generated.client import Client
 
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "milkio_gen", "serve", "--port", str(port), "--workers", "2",
-         "--log-level", "warning"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 30
-        while len(psutil.Process(server.pid).children()) < 2 or not answers(port):
-            assert time.monotonic() < deadline, "the workers did not start"
-            time.sleep(0.1)
-        workers = psutil.Process(server.pid).children()
+    with started_with_workers(port) as (server, workers):
         with Client(base_url=f"http://127.0.0.1:{port}") as client:
             call = client.chat.subscribe.execute_stream(params={"room": "workers"})
             chunks = iter(call.stream)
@@ -122,10 +155,24 @@ def test_serve_with_workers_shares_the_port_and_stops_open_streams_on_sigterm() 
         assert server.wait(20) == 0
         _, alive = psutil.wait_procs(workers, timeout=10)
         assert not alive
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait(5)
+
+
+@pytest.mark.timeout(60)
+def test_workers_stop_when_their_supervisor_is_killed() -> None:
+    port = free_port()
+    with started_with_workers(port) as (server, workers):
+        server.kill()
+        _, alive = psutil.wait_procs(workers, timeout=15)
+        assert not alive, "a worker served the port on its own"
+
+
+@pytest.mark.timeout(60)
+def test_workers_that_cannot_start_end_the_server_with_exit_code_1() -> None:
+    server = serve_with_workers(free_port(), env={"MILKIO_CHANNELS_BACKEND": "nowhere"})
+    output, _ = server.communicate(timeout=45)
+    assert server.returncode == 1
+    assert b"after its start" in output
+    assert output.count(b"Traceback") <= 2, "not started again and again"
 
 
 def answers(port: int) -> bool:

@@ -1,5 +1,7 @@
-// What both pages share: the client, pointed at the server that serves the page, or at the
-// one named by `?api=` (a page of another origin, as the CORS tests load it).
+// What the pages share: the client, pointed at the server that serves the page, or at the
+// one named by `?api=` (a page of another origin, as the CORS tests load it). A real app
+// would not take its API's address from the URL: a crafted link could send what a user
+// types to another server.
 import { createClient } from "../../../generated/client";
 
 export const query = new URLSearchParams(location.search);

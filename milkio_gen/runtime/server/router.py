@@ -6,11 +6,14 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from litestar import Litestar, Request, Response, Router
 from litestar.config.compression import CompressionConfig
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions.responses import (
+    create_exception_response,  # pyright: ignore[reportUnknownVariableType]
+)
 from litestar.handlers import ASGIRouteHandler
 from litestar.types import HTTPResponseStartEvent, Receive, Scope, Send
 
@@ -269,7 +272,8 @@ def create_router(
     routes = list(handlers)
     if catch_unknown_paths:
         routes.append(_route(server, None, "/", is_mount=True))
-    return Router(path=path, route_handlers=routes, opt={_SERVER: server, _APIS_ONLY: handlers})
+    opt = {_SERVER: server if catch_unknown_paths else None, _APIS_ONLY: handlers}
+    return Router(path=path, route_handlers=routes, opt=opt)
 
 
 def _route(server: _ApiServer, binding: ApiBinding | None, path: str, *, is_mount: bool = False):
@@ -309,27 +313,33 @@ def create_app(
     plugins = [*litestar_options.pop("plugins", []), broker]
     http = http or HttpSettings()
     litestar_options.setdefault("cors_config", http.cors_config())
-    server = router.opt.get(_SERVER)
-    if isinstance(server, _ApiServer):
+    if _APIS_ONLY in router.opt:
         # The router's catch-all mount would hide the pages and routes beside it: the APIs go
-        # without it, and a POST to an unknown path gets its `NOT_FOUND` from a 404 handler.
+        # without it, and a POST to a path no route has gets `NOT_FOUND` from a 404 handler,
+        # unless the app handles its 404s itself.
+        server = router.opt.get(_SERVER)
         router = Router(path=router.path, route_handlers=router.opt[_APIS_ONLY], opt=router.opt)
         handlers_of_errors = dict(litestar_options.pop("exception_handlers", None) or {})
-        handlers_of_errors.setdefault(NotFoundException, _not_found(server))
+        handled = {404, NotFoundException, HTTPException, Exception} & handlers_of_errors.keys()
+        if isinstance(server, _ApiServer) and not handled:
+            handlers_of_errors[NotFoundException] = _not_found(server, router.path)
         litestar_options["exception_handlers"] = handlers_of_errors
     handlers = [router, *http.static_routers(), *litestar_options.pop("route_handlers", [])]
     return Litestar(route_handlers=handlers, plugins=plugins, **litestar_options)
 
 
 def _not_found(
-    server: _ApiServer,
+    server: _ApiServer, prefix: str
 ) -> Callable[[Request[Any, Any, Any], NotFoundException], Response[Any]]:
-    """A POST to a path no route has gets the protocol's `NOT_FOUND`; anything else, as a GET
-    of a page that is not there, Litestar's 404."""
+    """A POST under `prefix` to a path no route has gets the protocol's `NOT_FOUND`; any
+    other 404 (a page that is not there, a route of the app's own that raised it) gets
+    Litestar's answer."""
+    under = prefix.rstrip("/") + "/"
 
     def answer(request: Request[Any, Any, Any], error: NotFoundException) -> Response[Any]:
-        if request.method == "POST":
+        unrouted = "route_handler" not in cast(dict[str, Any], request.scope)
+        if unrouted and request.method == "POST" and request.url.path.startswith(under):
             return server.unknown_path(request)
-        return Response({"status_code": 404, "detail": error.detail}, status_code=404)
+        return cast(Response[Any], create_exception_response(request, error))
 
     return answer
