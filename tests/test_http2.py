@@ -193,3 +193,27 @@ def test_serve_refuses_a_certificate_without_its_key(certificate: Certificate) -
     )  # fmt: skip
     assert ran.returncode == 2
     assert "--certfile and --keyfile go together" in ran.stderr
+
+
+def test_stop_over_http2_halts_the_action_on_the_server(
+    browser: Browser, http2: ServedExample
+) -> None:
+    """Over HTTP/2 a stop is a reset of one stream of a shared connection, not a closed
+    connection: the server still sees the client leave, and the action ends."""
+    context = browser.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    try:
+        page.goto(f"{http2.base_url}/web/llm.html?delay=0.05")
+        page.click("#go")
+        page.wait_for_function(
+            "document.getElementById('answer').textContent.split(' ').length > 3"
+        )
+        clicked = time.perf_counter()
+        page.click("#stop")
+        ended = wait_for(
+            lambda: bool(http2.logged("completion ended after", after=clicked)), 5, "finally"
+        )
+        expect(page.locator("body")).to_have_attribute("data-state", "stopped")
+        assert ended - clicked < 0.5, f"the action ended {ended - clicked:.3f}s after Stop"
+    finally:
+        context.close()
