@@ -161,6 +161,7 @@ def test_every_benchmark_runs_in_one_quick_command(tmp_path: Path) -> None:
         "cancel",
         "build",
         "loop",
+        "deploy",
     ]
     for name in figures["scenarios"]:
         assert f"== {name}: python -m bench.{name}" in printed
