@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 from milkio_gen.testing import Nginx, free_port, self_signed_certificate
 
+from bench.first_chunk import generated_first_chunks
 from bench.servers import (
     RESULTS,
     build_package,
@@ -55,25 +56,11 @@ def plain_http() -> httpx.AsyncClient:
 
 
 async def first_chunks(package: Any, route: Route, calls: int) -> list[float]:
-    """Milliseconds from `execute_stream` to the first chunk, for `calls` streams of one
-    chunk on one warm client, after 20 not counted."""
-    latencies: list[float] = []
     async with (
         route.http_client() as http,
         package.AsyncClient(base_url=route.base_url, http_client=http) as client,
     ):
-        for index in range(20 + calls):
-            started = time.perf_counter()
-            first = 0.0
-            call = client.execute_stream("chunks/dicts", params={"n": 1})
-            async with asyncio.timeout(10):
-                async for _ in call.stream:
-                    first = first or time.perf_counter()
-            if not first:
-                raise SystemExit(f"{route.name}: no chunk ({call.get_result()})")
-            if index >= 20:
-                latencies.append((first - started) * 1000)
-    return latencies
+        return await generated_first_chunks(client, calls, route.name)
 
 
 async def throughput(package: Any, route: Route, chunks: int, runs: int) -> float:

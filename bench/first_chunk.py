@@ -93,18 +93,7 @@ async def warm_latencies(contender: Contender, base_url: str, calls: int) -> lis
     if contender.first is None:
         package = client_module("bench.stream_app", "stream_gen")
         async with package.AsyncClient(base_url=base_url, timeout=10) as client:
-            for index in range(20 + calls):
-                started = time.perf_counter()
-                first = 0.0
-                call = client.execute_stream("chunks/dicts", params={"n": 1})
-                async with asyncio.timeout(10):
-                    async for _ in call.stream:
-                        first = first or time.perf_counter()
-                if not first:
-                    raise SystemExit(f"{contender.name}: no chunk ({call.get_result()})")
-                if index >= 20:
-                    latencies.append((first - started) * 1000)
-        return latencies
+            return await generated_first_chunks(client, calls, contender.name)
     async with httpx.AsyncClient(timeout=10) as http:
         for index in range(20 + calls):
             async with asyncio.timeout(10):
@@ -113,6 +102,24 @@ async def warm_latencies(contender: Contender, base_url: str, calls: int) -> lis
                 raise SystemExit(f"{contender.name}: no chunk")
             if index >= 20:
                 latencies.append(seconds * 1000)
+    return latencies
+
+
+async def generated_first_chunks(client: Any, calls: int, name: str) -> list[float]:
+    """Milliseconds from `execute_stream` to the first chunk, for `calls` streams of one chunk
+    on the warm generated `client`, after 20 not counted."""
+    latencies: list[float] = []
+    for index in range(20 + calls):
+        started = time.perf_counter()
+        first = 0.0
+        call = client.execute_stream("chunks/dicts", params={"n": 1})
+        async with asyncio.timeout(10):
+            async for _ in call.stream:
+                first = first or time.perf_counter()
+        if not first:
+            raise SystemExit(f"{name}: no chunk ({call.get_result()})")
+        if index >= 20:
+            latencies.append((first - started) * 1000)
     return latencies
 
 

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from .environment import EnvironmentFirst
 
 if TYPE_CHECKING:
     from litestar import Router
@@ -63,24 +65,12 @@ class HttpOptions(BaseModel):
         return self
 
 
-class HttpSettings(BaseSettings, HttpOptions):  # pyright: ignore[reportIncompatibleVariableOverride]
+class HttpSettings(EnvironmentFirst, HttpOptions):  # pyright: ignore[reportIncompatibleVariableOverride]
     """The server's HTTP options, where `MILKIO_HTTP_*` environment variables (JSON for lists
     and tables: `MILKIO_HTTP_CORS_ORIGINS='["https://app.example.com"]'`) override those given.
     """
 
     model_config = SettingsConfigDict(env_prefix="MILKIO_HTTP_", extra="forbid", frozen=True)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The environment of a deployment overrides what the build wrote from pyproject.
-        return (env_settings, init_settings)
 
     def cors_config(self) -> CORSConfig | None:
         """Litestar's CORS for the listed origins; None when there are none."""

@@ -272,3 +272,27 @@ def fresh_venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> FreshVe
         [*pip, str(wheel), "pytest", "pytest-timeout"], check=True, capture_output=True, timeout=500
     )
     return FreshVenv(root)
+
+
+@pytest.fixture(scope="session")
+def built_pages() -> None:
+    """The example pages bundled with the generated client.ts as it is now."""
+    subprocess.run(
+        ["npm", "run", "build", "--prefix", str(ROOT / "examples" / "web")],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (`playwright.sync_api.Browser`)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()

@@ -15,9 +15,9 @@ import httpx
 import psutil
 import pytest
 from milkio_gen.testing import RedisServer
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ServedExample, wait_for
+from tests.browser import ARTIFACTS, ServedExample, wait_for
 from tests.conftest import ROOT
 from tests.fault_proxy import FaultProxy
 from tests.processes import free_port
@@ -29,26 +29,12 @@ STOPPED_WITHIN = 0.2
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[ServedExample]:
-    subprocess.run(
-        ["npm", "run", "build", "--prefix", str(ROOT / "examples" / "web")],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+def server(built_pages: None) -> Iterator[ServedExample]:
     served = ServedExample(free_port())
     try:
         yield served
     finally:
         served.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def keep(page: Page, name: str) -> None:

@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 from milkio_gen.testing import Certificate, self_signed_certificate
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
-from tests.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ServedExample, wait_for
+from tests.browser import ARTIFACTS, ServedExample, wait_for
 from tests.conftest import ROOT
 from tests.processes import free_port
 
@@ -40,24 +40,6 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
     return self_signed_certificate(tmp_path_factory.mktemp("tls"))
 
 
-@pytest.fixture(scope="module")
-def pages() -> None:
-    subprocess.run(
-        ["npm", "run", "build", "--prefix", str(ROOT / "examples" / "web")],
-        check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
 @contextmanager
 def served(*options: str, tls: Certificate | None = None) -> Iterator[ServedExample]:
     server = ServedExample(free_port(), *options, tls=tls)
@@ -68,13 +50,13 @@ def served(*options: str, tls: Certificate | None = None) -> Iterator[ServedExam
 
 
 @pytest.fixture(scope="module")
-def http2(pages: None, certificate: Certificate) -> Iterator[ServedExample]:
+def http2(built_pages: None, certificate: Certificate) -> Iterator[ServedExample]:
     with served(tls=certificate) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
-def http1(pages: None) -> Iterator[ServedExample]:
+def http1(built_pages: None) -> Iterator[ServedExample]:
     with served() as server:
         yield server
 
@@ -160,7 +142,7 @@ def test_the_tls_server_negotiates_h2_by_alpn_and_http1_for_older_clients(
 
 @pytest.mark.timeout(40)
 def test_over_tls_with_workers_sigterm_stops_open_streams_first(
-    pages: None, certificate: Certificate
+    built_pages: None, certificate: Certificate
 ) -> None:
     from generated.client import Client
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from ..environment import EnvironmentFirst
 
 __all__ = ["BacklogPolicy", "ChannelOptions", "ChannelSettings"]
 
@@ -42,7 +44,7 @@ class ChannelOptions(BaseModel):
     retryable `CHANNELS_UNAVAILABLE`."""
 
 
-class ChannelSettings(BaseSettings, ChannelOptions):  # pyright: ignore[reportIncompatibleVariableOverride]
+class ChannelSettings(EnvironmentFirst, ChannelOptions):  # pyright: ignore[reportIncompatibleVariableOverride]
     """The options of the channels broker, where `MILKIO_CHANNELS_*` environment variables
     override those given: `MILKIO_CHANNELS_BACKEND=redis-streams
     MILKIO_CHANNELS_URL=redis://host:6379/0` move a deployment to Redis with no change to the
@@ -50,15 +52,3 @@ class ChannelSettings(BaseSettings, ChannelOptions):  # pyright: ignore[reportIn
     """
 
     model_config = SettingsConfigDict(env_prefix="MILKIO_CHANNELS_", extra="forbid", frozen=True)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The environment of a deployment overrides what the build wrote from pyproject.
-        return (env_settings, init_settings)
