@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import logging
 import multiprocessing
 import os
@@ -27,7 +26,6 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 import uvicorn
-from uvicorn.config import LOGGING_CONFIG
 
 from .runtime.server import stop_open_streams
 
@@ -100,7 +98,6 @@ def _serve_plain(options: _Options, listening: socket.socket | None) -> None:
         port=options.port,
         log_level=options.log_level,
         timeout_graceful_shutdown=options.grace_period,
-        log_config=_worker_log_config() if options.workers > 1 else LOGGING_CONFIG,
     )
     _Server(config).run(sockets=None if listening is None else [listening])
 
@@ -167,16 +164,6 @@ def _stop_open_streams() -> None:
     stopped = stop_open_streams()
     if stopped:
         logger.info("shutting down: stopped %d open stream(s)", stopped)
-
-
-def _worker_log_config() -> dict[str, Any]:
-    """uvicorn's logging, with each line naming the worker's process: `[4242]`."""
-    logging_config = copy.deepcopy(LOGGING_CONFIG)
-    for formatter in logging_config["formatters"].values():
-        formatter["fmt"] = formatter["fmt"].replace(
-            "%(levelprefix)s", "%(levelprefix)s [%(process)d]"
-        )
-    return logging_config
 
 
 _Run = Callable[[_Options, "socket.socket | None"], None]
