@@ -13,16 +13,21 @@ from .api import ApiDefinition, define_api
 from .channels import Channel
 from .context import Context
 from .fails import FailCode, FailCodes, Reject
+from .hooks import Hooks, Outcome
+from .meta import ApiMeta
 from .tracked import Tracked
 from .types import BigInt
 
 __all__ = [
     "ApiDefinition",
+    "ApiMeta",
     "BigInt",
     "Channel",
     "Context",
     "FailCode",
     "FailCodes",
+    "Hooks",
+    "Outcome",
     "Reject",
     "Tracked",
     "define_api",

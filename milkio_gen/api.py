@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from .meta import ApiMeta
+
 __all__ = ["ApiDefinition", "define_api", "get_definition"]
 
 FunctionT = TypeVar("FunctionT", bound=Callable[..., Any])
@@ -18,12 +20,12 @@ class ApiDefinition:
     """What `define_api` recorded about one function."""
 
     function: Callable[..., Any]
-    meta: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    meta: ApiMeta | Mapping[str, Any] = field(default_factory=dict[str, Any])
     path: str | None = None
 
 
 def define_api(
-    *, meta: Mapping[str, Any] | None = None, path: str | None = None
+    *, meta: ApiMeta | Mapping[str, Any] | None = None, path: str | None = None
 ) -> Callable[[FunctionT], FunctionT]:
     """Mark an `async def` as an API: returning a value makes a plain API, `yield` a stream.
 
@@ -34,7 +36,10 @@ def define_api(
     ```
 
     Args:
-        meta: JSON values describing the API, recorded in the manifest and read by hooks.
+        meta: what hooks and the server read about the API (`{"auth": "user"}`, or the
+            app's meta model itself, `Meta(auth="user")`, which an editor checks as you
+            type); the build checks it against the app's meta model (`ApiMeta` unless the
+            app declares its own) and records it in the manifest.
         path: the API's path; by default the module path under the app package in
             kebab-case, plus `/<function>` when the function is not named `action`.
 
@@ -42,7 +47,8 @@ def define_api(
     """
 
     def mark(function: FunctionT) -> FunctionT:
-        setattr(function, _ATTRIBUTE, ApiDefinition(function, dict(meta or {}), path))
+        given = meta if isinstance(meta, ApiMeta) else dict(meta or {})
+        setattr(function, _ATTRIBUTE, ApiDefinition(function, given, path))
         return function
 
     return mark

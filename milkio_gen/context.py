@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextvars import ContextVar
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic
+
+from typing_extensions import TypeVar
+
+from .meta import ApiMeta
 
 if TYPE_CHECKING:
     from litestar import Request
@@ -17,8 +22,12 @@ if TYPE_CHECKING:
     from .tracked import Tracked
 
 MessageT = TypeVar("MessageT")
+MetaT = TypeVar("MetaT", bound=ApiMeta, default=ApiMeta, covariant=True)
 
-__all__ = ["Context"]
+__all__ = ["Context", "current_execute_id"]
+
+current_execute_id: ContextVar[str | None] = ContextVar("milkio_execute_id", default=None)
+"""The execute id of the call the running code serves, for logs written outside `logger`."""
 
 _logger = logging.getLogger("milkio_gen.app")
 
@@ -32,13 +41,23 @@ class _ExecuteLogger(logging.LoggerAdapter[logging.Logger]):
         return f"[{extra['execute_id']}] {msg}", kwargs
 
 
-class Context:
-    """The second argument of an action.
+class Context(Generic[MetaT]):
+    """The second argument of an action, and the one argument of its hooks.
+
+    An app puts what its hooks find out (the user who calls, say) on a context of its own,
+    which its actions then take, typed:
+
+    ```python
+    class AppContext(Context[Meta]):
+        user: User | None = None
+
+    hooks = Hooks(context=AppContext)
+    ```
+    Declare such attributes with a default, and do not override `__init__`.
 
     Attributes:
         execute_id: unique id of this call, sent to the client and used in logs.
         path: the API path, such as `chat/subscribe`.
-        meta: the `meta` given to `define_api`.
     """
 
     def __init__(
@@ -46,13 +65,13 @@ class Context:
         *,
         execute_id: str,
         path: str,
-        meta: Mapping[str, Any],
+        meta: MetaT,
         scope: Scope,
         receive: Receive,
     ) -> None:
         self.execute_id = execute_id
         self.path = path
-        self.meta = meta
+        self._meta = meta
         self.stop_reason: StopReason | None = None
         """Set when the server stops a stream before its action ends by itself: the client
         left (`disconnected`), stopped reading (`send_timeout`), the API's `max_duration`
@@ -60,6 +79,11 @@ class Context:
         self._scope = scope
         self._receive = receive
         self._subscriptions: list[AsyncGenerator[Any, None]] = []
+
+    @property
+    def meta(self) -> MetaT:
+        """The API's `meta`, an instance of the app's meta model (`ApiMeta` by default)."""
+        return self._meta
 
     @cached_property
     def headers(self) -> Headers:

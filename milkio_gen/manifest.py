@@ -17,6 +17,7 @@ __all__ = [
     "ApiEntry",
     "ChannelEntry",
     "FailCodeEntry",
+    "HookEntry",
     "Manifest",
     "SourceRef",
 ]
@@ -50,7 +51,9 @@ class ApiEntry(_Strict):
     path: str = Field(description="The URL path after the base URL, such as `chat/send`.")
     kind: Literal["plain", "stream"]
     doc: str | None = Field(description="The action's docstring.")
-    meta: dict[str, Any] = Field(description="The `meta` given to `define_api`.")
+    meta: dict[str, Any] = Field(
+        description="The `meta` given to `define_api`, checked against the app's meta model."
+    )
     python: PythonRef
     source: SourceRef | None
     params: JsonSchema | None = Field(description="Schema of the params; null: takes none.")
@@ -89,6 +92,14 @@ class ChannelEntry(_Strict):
     message: JsonSchema = Field(description="Schema of each message.")
 
 
+class HookEntry(_Strict):
+    """One hook of the app, listed in the order hooks of its kind run."""
+
+    kind: Literal["before_execute", "on_chunk", "after_execute"]
+    python: PythonRef
+    source: SourceRef | None
+
+
 class Manifest(_Strict):
     schema_: str = Field(
         default="./manifest.schema.json",
@@ -99,6 +110,13 @@ class Manifest(_Strict):
     app: str = Field(description="The app package the manifest was extracted from.")
     fail_codes_python: PythonRef | None = Field(
         description="The app's `FailCodes` object, when it declares codes of its own."
+    )
+    hooks_python: PythonRef | None = Field(
+        default=None, description="The app's `Hooks` object, when it declares one."
+    )
+    hooks: list[HookEntry] = Field(default_factory=list[HookEntry])
+    meta: JsonSchema | None = Field(
+        default=None, description="Schema of every API's `meta`: the app's meta model."
     )
     apis: list[ApiEntry]
     fail_codes: list[FailCodeEntry]

@@ -7,12 +7,18 @@ import inspect
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, cast, get_args, get_origin
 
 from .context import Context
 from .tracked import Tracked
 
-__all__ = ["ApiSignature", "SignatureError", "read_signature", "source_location"]
+__all__ = [
+    "ApiSignature",
+    "SignatureError",
+    "context_class_of",
+    "read_signature",
+    "source_location",
+]
 
 Kind = Literal["plain", "stream"]
 
@@ -33,6 +39,8 @@ class ApiSignature:
     takes_context: bool
     tracked: bool = False
     """The stream yields `Tracked` chunks: events with ids a client can resume after."""
+    context_type: Any = None
+    """The context class the action is annotated with (`Context`, or an app's subclass)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +114,7 @@ def read_signature(function: Any) -> ApiSignature:
     parameters = list(inspect.signature(function).parameters.values())
     params_type: Any = None
     takes_context = False
+    context_type: Any = None
     for position, parameter in enumerate(parameters):
         if parameter.kind not in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD):
             raise fail(
@@ -113,8 +122,10 @@ def read_signature(function: Any) -> ApiSignature:
                 "take `(params: Params, context: Context)`",
             )
         annotation = hints.get(parameter.name, inspect.Parameter.empty)
-        if annotation is Context:
+        context_class = context_class_of(annotation)
+        if context_class is not None:
             takes_context = True
+            context_type = context_class
             continue
         if position > 0 or takes_context:
             raise fail(
@@ -141,7 +152,7 @@ def read_signature(function: Any) -> ApiSignature:
                 "is annotated as a stream but does not `yield`",
                 "yield its chunks in the action itself (`async def` with `yield`)",
             )
-        return ApiSignature("plain", params_type, returned, takes_context)
+        return ApiSignature("plain", params_type, returned, takes_context, False, context_type)
 
     if get_origin(returned) not in _STREAM_ORIGINS or not get_args(returned):
         raise fail(
@@ -152,4 +163,13 @@ def read_signature(function: Any) -> ApiSignature:
     tracked = get_origin(chunk) is Tracked
     if tracked:
         chunk = get_args(chunk)[0]
-    return ApiSignature("stream", params_type, chunk, takes_context, tracked)
+    return ApiSignature("stream", params_type, chunk, takes_context, tracked, context_type)
+
+
+def context_class_of(annotation: Any) -> type[Context[Any]] | None:
+    """The context class `annotation` names (`Context`, `Context[Meta]`, an app's subclass),
+    or None when it names none."""
+    candidate = get_origin(annotation) or annotation
+    if isinstance(candidate, type) and issubclass(candidate, Context):
+        return cast(type[Context[Any]], candidate)
+    return None

@@ -124,7 +124,7 @@ def test_fail_codes_inside_a_comparison_with_the_code(
 
 def test_per_api_accessors_after_client(service: LanguageService, user_file: Path) -> None:
     assert offered(service, user_file, "client.‸") == {
-        "chat", "hello", "llm", "orders", "yourStreamApi", "execute", "executeStream",
+        "account", "chat", "hello", "llm", "orders", "yourStreamApi", "execute", "executeStream",
     }  # fmt: skip
     assert offered(service, user_file, "client.llm.‸") == {"complete"}
     assert offered(service, user_file, "client.llm.complete.‸") == {"executeStream"}

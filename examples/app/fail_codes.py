@@ -15,3 +15,13 @@ class OutOfStock(BaseModel):
 def out_of_stock(data: OutOfStock) -> str:
     """Fewer items are in stock than were ordered."""
     return f"Only {data.available} of {data.item} left"
+
+
+class Unauthorized(BaseModel):
+    reason: str
+
+
+@fail_codes.code("UNAUTHORIZED")
+def unauthorized(data: Unauthorized) -> str:
+    """The API is for signed-in users, and the call carried no valid bearer token."""
+    return f"Unauthorized: {data.reason}"

@@ -15,11 +15,12 @@ from typing import Any, cast
 from ..api import ApiDefinition, get_definition
 from ..channels.channel import Channel
 from ..fails import FailCodes
+from ..hooks import Hooks
 from ..progress import SILENT, Progress
 from ..signature import SourceLocation, source_location
 from .errors import BuildError
 
-__all__ = ["Discovery", "FoundApi", "FoundChannel", "FoundFailCodes", "discover"]
+__all__ = ["Discovery", "FoundApi", "FoundChannel", "FoundFailCodes", "FoundHooks", "discover"]
 
 _PATH = re.compile(r"^[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$")
 
@@ -41,6 +42,13 @@ class FoundFailCodes:
 
 
 @dataclass(frozen=True, slots=True)
+class FoundHooks:
+    module: str
+    name: str
+    hooks: Hooks[Any]
+
+
+@dataclass(frozen=True, slots=True)
 class FoundChannel:
     module: str
     name: str
@@ -54,6 +62,7 @@ class Discovery:
     fail_codes: FoundFailCodes | None
     errors: list[BuildError]
     channels: list[FoundChannel] = field(default_factory=list[FoundChannel])
+    hooks: FoundHooks | None = None
 
 
 def _kebab(name: str) -> str:
@@ -129,6 +138,7 @@ def discover(app: str, progress: Progress = SILENT) -> Discovery:
 
     apis: list[FoundApi] = []
     fail_codes: list[FoundFailCodes] = []
+    hooks: list[FoundHooks] = []
     channels: dict[int, FoundChannel] = {}
     for module in modules:
         seen: set[int] = set()
@@ -146,6 +156,8 @@ def discover(app: str, progress: Progress = SILENT) -> Discovery:
                 found.fail_codes is value for found in fail_codes
             ):
                 fail_codes.append(FoundFailCodes(module.__name__, name, value))
+            elif isinstance(value, Hooks) and not any(found.hooks is value for found in hooks):
+                hooks.append(FoundHooks(module.__name__, name, cast(Hooks[Any], value)))
             elif isinstance(value, Channel) and value.defined_at[0] == module.__name__:
                 channel = cast(Channel[Any], value)
                 if id(channel) not in channels:
@@ -165,11 +177,20 @@ def discover(app: str, progress: Progress = SILENT) -> Discovery:
                 "keep a single `FailCodes()` object and register every code on it",
             )
         )
+    if len(hooks) > 1:
+        places = ", ".join(f"{found.module}.{found.name}" for found in hooks)
+        errors.append(
+            BuildError(
+                f"the app declares hooks in more than one place: {places}",
+                "keep a single `Hooks()` object and register every hook on it",
+            )
+        )
     return Discovery(
         sorted(apis, key=lambda api: api.path),
         next(iter(fail_codes), None),
         errors,
         found_channels,
+        next(iter(hooks), None),
     )
 
 

@@ -75,6 +75,7 @@ class PythonPlan:
     root: PyNode
     fails: list[PyFail]
     fail_codes_python: Any
+    hooks_python: Any
 
     @property
     def plain_apis(self) -> list[PyApi]:
@@ -136,6 +137,7 @@ def plan_python(manifest: Manifest, source: str, digest: str) -> PythonPlan:
         root=root,
         fails=fails,
         fail_codes_python=manifest.fail_codes_python,
+        hooks_python=manifest.hooks_python,
     )
 
 

@@ -7,7 +7,7 @@ import typing
 from tests.conftest import ROOT
 
 STREAM_PATHS = {"chat/subscribe", "llm/complete", "your-stream-api"}
-PLAIN_PATHS = {"chat/send", "hello/say", "orders/place"}
+PLAIN_PATHS = {"account/login", "account/me", "chat/send", "hello/say", "orders/place"}
 
 
 def fail_codes() -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +12,7 @@ from pydantic import ValidationError
 
 from ...api import get_definition
 from ...fails import BUILTIN_FAIL_CODES, FailCode, FailCodes, TypeSafeErrorData
+from ...meta import ApiMeta, validate_meta
 from ...signature import ApiSignature, read_signature
 from ..tson import Tson
 from ..type_safe import type_safe_error
@@ -55,7 +57,10 @@ class ParamsRejected(Exception):
 class ApiBinding:
     path: str
     function: Callable[..., Any]
-    meta: Mapping[str, Any]
+    declared_meta: ApiMeta | Mapping[str, Any]
+    """The `meta` given to `define_api`, as given."""
+    meta: ApiMeta
+    """It as the app's meta model: `ApiMeta` until `with_meta_type` names the app's own."""
     signature: ApiSignature
     params: Tson[Any] | None
     output: Tson[Any]
@@ -65,20 +70,25 @@ class ApiBinding:
         definition = get_definition(function)
         signature = read_signature(function)
         params = signature.params_type
+        declared: ApiMeta | Mapping[str, Any] = definition.meta if definition else {}
         return cls(
             path=path,
             function=function,
-            meta=definition.meta if definition else {},
+            declared_meta=declared,
+            meta=validate_meta(ApiMeta, declared) if _is_plain(declared) else ApiMeta(),
             signature=signature,
             params=None if params is None else Tson(params),
             output=Tson(signature.output_type),
         )
 
+    def with_meta_type(self, meta_type: type[ApiMeta]) -> ApiBinding:
+        """This API with its `meta` read as the app's meta model; raises `MetaError`."""
+        return dataclasses.replace(self, meta=validate_meta(meta_type, self.declared_meta))
+
     @property
     def max_duration(self) -> float | None:
         """Seconds a stream of this API may run: `define_api(meta={"max_duration": 300})`."""
-        value = self.meta.get("max_duration")
-        return float(value) if isinstance(value, int | float) else None
+        return self.meta.max_duration
 
     @property
     def is_stream(self) -> bool:
@@ -106,3 +116,10 @@ class ApiBinding:
     def encode_output(self, value: Any) -> bytes:
         """TSON of a chunk or result; a value that does not match its type raises."""
         return self.output.dumps(value)
+
+
+def _is_plain(meta: ApiMeta | Mapping[str, Any]) -> bool:
+    """Whether `meta` holds only the keys `ApiMeta` knows, so it can be read before the app's
+    meta model is known."""
+    keys = meta.model_fields_set if isinstance(meta, ApiMeta) else meta.keys()
+    return set(keys) <= ApiMeta.model_fields.keys()

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -160,15 +161,27 @@ def _event(item: Any, encode_chunk: Callable[[Any], bytes]) -> bytes:
     return sse.encode_event(encode_chunk(item))
 
 
+OnChunk = Callable[[Any], Awaitable[None] | None]
+"""Called with each chunk (the chunk inside a `Tracked`) before it is encoded; what it
+raises ends the stream as the action's own error would."""
+
+
 async def _produce(
     chunks: AsyncIterator[Any],
     buffer: EventBuffer,
     encode_chunk: Callable[[Any], bytes],
     on_error: Callable[[BaseException], bytes],
+    on_chunk: OnChunk | None,
 ) -> None:
     try:
         async with contextlib.aclosing(chunks):  # type: ignore[type-var]
             async for chunk in chunks:
+                if on_chunk is not None:
+                    seen = on_chunk(
+                        cast(Tracked[Any], chunk).chunk if type(chunk) is Tracked else chunk
+                    )
+                    if seen is not None and inspect.isawaitable(seen):
+                        await seen
                 event = _event(chunk, encode_chunk)
                 if buffer.full:
                     await buffer.put(event)  # waits for room
@@ -222,8 +235,10 @@ class StreamPump:
         on_error: Callable[[BaseException], bytes],
         on_stop: Callable[[StopReason], bytes | None],
         limits: StreamLimits,
+        on_chunk: OnChunk | None = None,
     ) -> None:
         self._chunks = chunks
+        self._on_chunk = on_chunk
         self._send = send
         self._receive = receive
         self._encode_chunk = encode_chunk
@@ -239,6 +254,11 @@ class StreamPump:
         self._sender: asyncio.Task[Any] | None = None
         self._send_timed_out = False
         self.stop_reason: StopReason | None = None
+
+    @property
+    def chunks(self) -> int:
+        """Chunks the action has yielded into the stream so far."""
+        return self._buffer.chunks
 
     @property
     def held_bytes(self) -> int:
@@ -263,7 +283,7 @@ class StreamPump:
         loop = asyncio.get_running_loop()
         buffer = self._buffer
         producer = self._producer = loop.create_task(
-            _produce(self._chunks, buffer, self._encode_chunk, self._on_error)
+            _produce(self._chunks, buffer, self._encode_chunk, self._on_error, self._on_chunk)
         )
         _OPEN.add(self)
         watcher = loop.create_task(_wait_for_disconnect(self._receive))

@@ -1,0 +1,104 @@
+"""What an execute leaves behind: one structured log line, and attributes on its trace span.
+
+The line goes to the `milkio_gen.execute` logger at INFO; its fields are also on the log
+record (`execute_id`, `path`, `outcome`, `fail_code`, `stop_reason`, `duration_ms`,
+`chunks`), for JSON formatters. With OpenTelemetry installed, the request's span (made by
+Litestar's `OpenTelemetryPlugin`) gets the same fields as `milkio.*` attributes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ...context import current_execute_id
+from ...hooks import Outcome
+
+__all__ = ["ExecuteIdFilter", "log_execute", "logging_config"]
+
+execute_logger = logging.getLogger("milkio_gen.execute")
+
+if TYPE_CHECKING:
+    from litestar.logging.config import LoggingConfig
+
+LOG_FORMAT = "%(levelname)s - %(asctime)s - %(name)s - %(execute_prefix)s%(message)s"
+"""Litestar's own format, with each line of a call led by its execute id."""
+
+try:
+    from opentelemetry import trace as _trace
+except ImportError:  # pragma: no cover - OpenTelemetry is optional
+    _trace = None
+
+
+def log_execute(execute_id: str, path: str, outcome: Outcome) -> None:
+    fields: dict[str, Any] = {
+        "execute_id": execute_id,
+        "path": path,
+        "outcome": outcome.outcome,
+        "fail_code": outcome.fail_code,
+        "stop_reason": outcome.stop_reason,
+        "duration_ms": round(outcome.duration * 1000, 3),
+        "chunks": outcome.chunks,
+    }
+    if _trace is not None:
+        _annotate_span(fields)
+    if execute_logger.isEnabledFor(logging.INFO):
+        why = " ".join(filter(None, (outcome.fail_code, outcome.stop_reason)))
+        execute_logger.info(
+            "[%s] %s %s%s in %.1f ms, %d chunks",
+            execute_id,
+            path,
+            outcome.outcome,
+            f" ({why})" if why else "",
+            outcome.duration * 1000,
+            outcome.chunks,
+            extra=fields,
+        )
+
+
+def _annotate_span(fields: dict[str, Any]) -> None:
+    assert _trace is not None
+    span = _trace.get_current_span()
+    if not span.is_recording():
+        return
+    for name, value in fields.items():
+        if value is not None:
+            span.set_attribute(f"milkio.{name}", value)
+    if fields["fail_code"] == "INTERNAL_SERVER_ERROR":
+        span.set_status(_trace.Status(_trace.StatusCode.ERROR, "INTERNAL_SERVER_ERROR"))
+
+
+class ExecuteIdFilter(logging.Filter):
+    """Gives every record the execute id of the call whose code wrote it, as
+    `%(execute_id)s` (`-` outside a call) and `%(execute_prefix)s` (`[id] `, or nothing when
+    the message names it already, as the context's logger and the server's lines do).
+
+    Attach it to a handler that runs in the logging thread's caller (not behind a queue):
+    the id is read from the running task's context.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if hasattr(record, "execute_prefix"):
+            return True  # seen by a handler before this one
+        if hasattr(record, "execute_id"):
+            record.execute_prefix = ""
+            return True
+        execute_id = current_execute_id.get()
+        record.execute_id = execute_id or "-"
+        record.execute_prefix = f"[{execute_id}] " if execute_id else ""
+        return True
+
+
+def logging_config() -> LoggingConfig:
+    """Litestar's logging set-up, with `ExecuteIdFilter` on its handlers and the execute id
+    leading every line written during a call: `create_app`'s default."""
+    from litestar.logging.config import LoggingConfig, default_handlers
+
+    handlers = {
+        name: {**handler, "filters": ["execute_id"]} for name, handler in default_handlers.items()
+    }
+    return LoggingConfig(
+        filters={"execute_id": {"()": ExecuteIdFilter}},
+        formatters={"standard": {"format": LOG_FORMAT}},
+        handlers=handlers,
+    )

@@ -1,0 +1,1 @@
+"""An app with hooks of every kind, each writing what it saw to `EVENTS`."""
