@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import AsyncExitStack
 from contextvars import ContextVar
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic
@@ -14,7 +15,7 @@ from .meta import ApiMeta
 
 if TYPE_CHECKING:
     from litestar import Request
-    from litestar.datastructures import Headers
+    from litestar.datastructures import Headers, State
     from litestar.types import Receive, Scope
 
     from .channels import Broker, Channel
@@ -79,6 +80,8 @@ class Context(Generic[MetaT]):
         self._scope = scope
         self._receive = receive
         self._subscriptions: list[AsyncGenerator[Any, None]] = []
+        self._dependencies: dict[str, Any] = {}
+        self._cleanups: AsyncExitStack | None = None
 
     @property
     def meta(self) -> MetaT:
@@ -140,9 +143,33 @@ class Context(Generic[MetaT]):
         self._subscriptions.append(subscription)
         return subscription
 
-    async def close_subscriptions(self) -> None:
-        """End the call's subscriptions; the server does so once the action has ended, so
-        none outlives its stream, even one the action left suspended in its loop."""
+    @property
+    def state(self) -> State:
+        """The Litestar app's state (`app.state`): what the app set up for its handlers."""
+        return self._scope["litestar_app"].state
+
+    async def dependency(self, name: str) -> Any:
+        """The app's dependency `name`, as Litestar gives it to its own handlers: declared
+        with `dependencies={"db": Provide(...)}` on the app or a router above the APIs. A
+        generator dependency is cleaned up once the call has ended; a name asked twice in
+        one call is resolved once."""
+        if name not in self._dependencies:
+            from .runtime.server.dependencies import resolve_dependency
+
+            if self._cleanups is None:
+                self._cleanups = AsyncExitStack()
+            self._dependencies[name] = await resolve_dependency(self.request, name, self._cleanups)
+        return self._dependencies[name]
+
+    async def close(self) -> None:
+        """End what the call holds: its subscriptions, so none outlives its stream (even one
+        the action left suspended in its loop), and its generator dependencies. The server
+        calls it once the action has ended."""
         subscriptions, self._subscriptions = self._subscriptions, []
-        for subscription in subscriptions:
-            await subscription.aclose()
+        try:
+            for subscription in subscriptions:
+                await subscription.aclose()
+        finally:
+            cleanups, self._cleanups = self._cleanups, None
+            if cleanups is not None:
+                await cleanups.aclose()

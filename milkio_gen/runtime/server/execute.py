@@ -24,7 +24,7 @@ from .. import sse
 from ..wire import ENVELOPE_PREFIX, HANDSHAKE_DATA, fail_envelope, success_envelope
 from .binding import ApiBinding, Fail, FailBook, ParamsRejected
 from .execute_id import new_execute_id
-from .observe import log_execute
+from .observe import log_execute, traced_send
 from .stream import StopReason, StreamLimits, StreamPump
 
 if TYPE_CHECKING:
@@ -49,14 +49,14 @@ class _BodyTooLarge(Exception):
 class _Call:
     """What one execute has come to so far, for its outcome."""
 
-    __slots__ = ("chunks", "execute_id", "fail_code", "path", "result", "started", "stop_reason")
+    __slots__ = ("execute_id", "fail_code", "path", "pump", "result", "started", "stop_reason")
 
     def __init__(self, execute_id: str, path: str) -> None:
         self.execute_id = execute_id
         self.path = path
         self.started = time.perf_counter()
         self.fail_code: str | None = None
-        self.chunks = 0
+        self.pump: StreamPump | None = None
         self.stop_reason: StopReason | None = None
         self.result: Any = None
 
@@ -65,7 +65,7 @@ class _Call:
         return Outcome(
             outcome=ended,
             duration=time.perf_counter() - self.started,
-            chunks=self.chunks,
+            chunks=self.pump.chunks if self.pump else 0,
             fail_code=self.fail_code,
             stop_reason=self.stop_reason,
             result=self.result,
@@ -93,6 +93,7 @@ class Executor:
         call = _Call(new_execute_id(), path)
         # Every log line written while the call runs can then name it (`ExecuteIdFilter`).
         token = current_execute_id.set(call.execute_id)
+        send = traced_send(send, call.execute_id, path, call.outcome)
         context: Context[Any] | None = None
         try:
             context = await self._execute(call, binding, scope, receive, send)
@@ -177,7 +178,7 @@ class Executor:
             await self._stream(call, binding, context, chunks, receive, send)
             return context
         finally:
-            await context.close_subscriptions()
+            await context.close()
 
     async def _stream(
         self,
@@ -203,7 +204,7 @@ class Executor:
                 return closing(self.fails.make("SERVER_SHUTTING_DOWN"))
             return None
 
-        pump = StreamPump(
+        pump = call.pump = StreamPump(
             chunks,
             send=send,
             receive=receive,
@@ -221,10 +222,7 @@ class Executor:
         )
         # Framed at once: orjson's own result would hold about 4 KiB for the stream's life.
         handshake = sse.encode_event(ENVELOPE_PREFIX + success_envelope(execute_id, HANDSHAKE_DATA))
-        try:
-            await pump.run(_start(STREAM_HEADERS), handshake)
-        finally:
-            call.chunks = pump.chunks
+        await pump.run(_start(STREAM_HEADERS), handshake)
 
     async def _run_before(self, context: Context[Any], call: _Call) -> Fail | None:
         """The fail a `before_execute` hook ended the call with, if one did."""

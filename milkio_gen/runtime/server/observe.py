@@ -9,17 +9,19 @@ Litestar's `OpenTelemetryPlugin`) gets the same fields as `milkio.*` attributes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ...context import current_execute_id
 from ...hooks import Outcome
 
-__all__ = ["ExecuteIdFilter", "log_execute", "logging_config"]
+__all__ = ["ExecuteIdFilter", "log_execute", "logging_config", "traced_send"]
 
 execute_logger = logging.getLogger("milkio_gen.execute")
 
 if TYPE_CHECKING:
     from litestar.logging.config import LoggingConfig
+    from litestar.types import Message, Send
 
 LOG_FORMAT = "%(levelname)s - %(asctime)s - %(name)s - %(execute_prefix)s%(message)s"
 """Litestar's own format, with each line of a call led by its execute id."""
@@ -30,8 +32,8 @@ except ImportError:  # pragma: no cover - OpenTelemetry is optional
     _trace = None
 
 
-def log_execute(execute_id: str, path: str, outcome: Outcome) -> None:
-    fields: dict[str, Any] = {
+def _fields(execute_id: str, path: str, outcome: Outcome) -> dict[str, Any]:
+    return {
         "execute_id": execute_id,
         "path": path,
         "outcome": outcome.outcome,
@@ -40,9 +42,11 @@ def log_execute(execute_id: str, path: str, outcome: Outcome) -> None:
         "duration_ms": round(outcome.duration * 1000, 3),
         "chunks": outcome.chunks,
     }
-    if _trace is not None:
-        _annotate_span(fields)
+
+
+def log_execute(execute_id: str, path: str, outcome: Outcome) -> None:
     if execute_logger.isEnabledFor(logging.INFO):
+        fields = _fields(execute_id, path, outcome)
         why = " ".join(filter(None, (outcome.fail_code, outcome.stop_reason)))
         execute_logger.info(
             "[%s] %s %s%s in %.1f ms, %d chunks",
@@ -56,16 +60,29 @@ def log_execute(execute_id: str, path: str, outcome: Outcome) -> None:
         )
 
 
-def _annotate_span(fields: dict[str, Any]) -> None:
-    assert _trace is not None
+def traced_send(send: Send, execute_id: str, path: str, outcome: Callable[[], Outcome]) -> Send:
+    """`send`, unless a trace span records the request: then a `send` that puts the call's
+    outcome on the span just before the answer's last message, which ends the span."""
+    if _trace is None:
+        return send
     span = _trace.get_current_span()
     if not span.is_recording():
-        return
-    for name, value in fields.items():
-        if value is not None:
-            span.set_attribute(f"milkio.{name}", value)
-    if fields["fail_code"] == "INTERNAL_SERVER_ERROR":
-        span.set_status(_trace.Status(_trace.StatusCode.ERROR, "INTERNAL_SERVER_ERROR"))
+        return send
+    span.set_attribute("milkio.execute_id", execute_id)
+    span.set_attribute("milkio.path", path)
+    trace = _trace
+
+    async def send_and_trace(message: Message) -> None:
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            fields = _fields(execute_id, path, outcome())
+            for name, value in fields.items():
+                if value is not None:
+                    span.set_attribute(f"milkio.{name}", value)
+            if fields["fail_code"] == "INTERNAL_SERVER_ERROR":
+                span.set_status(trace.Status(trace.StatusCode.ERROR, "INTERNAL_SERVER_ERROR"))
+        await send(message)
+
+    return send_and_trace
 
 
 class ExecuteIdFilter(logging.Filter):
