@@ -70,6 +70,7 @@ def render_files(
             project_root=config.root,
             channels=config.channels,
             http=config.http,
+            server=config.server,
         )
     )
     progress.phase("generate TypeScript")

@@ -248,6 +248,14 @@ def serve(
     keyfile: Annotated[
         Path | None, typer.Option("--keyfile", help="The certificate's PEM private key.")
     ] = None,
+    header_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.1,
+            help="Seconds a connection gets to send a request's line and headers; slower ones "
+            "are closed (a slowloris).",
+        ),
+    ] = 10.0,
 ) -> None:
     """Serve the generated server (`<out>/server.py`): with uvicorn, or over TLS with HTTP/2
     (and HTTP/1.1 by ALPN) with hypercorn when given a certificate.
@@ -315,6 +323,7 @@ def serve(
         workers=workers,
         certfile=None if certfile is None else str(certfile),
         keyfile=None if keyfile is None else str(keyfile),
+        header_timeout=header_timeout,
     )
 
 

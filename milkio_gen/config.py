@@ -32,6 +32,9 @@ class BuildConfig:
     http: dict[str, Any] = field(default_factory=dict[str, Any])
     """`[tool.milkio-gen.http]`: CORS and served directories, which the generated server
     passes to `HttpSettings` (and the environment overrides)."""
+    server: dict[str, Any] = field(default_factory=dict[str, Any])
+    """`[tool.milkio-gen.server]`: limits, buffers and timers, which the generated server
+    passes to `ServerSettings` (and the environment overrides)."""
 
 
 def _table(root: Path) -> dict[str, Any]:
@@ -66,6 +69,7 @@ def load_config(
         out=out or Path(table.get("out", DEFAULT_OUT)),
         channels=_section(table, "channels"),
         http=_section(table, "http"),
+        server=_section(table, "server"),
     )
 
 
@@ -75,8 +79,13 @@ def _section(table: dict[str, Any], name: str) -> dict[str, Any]:
 
     from .channels.settings import ChannelOptions
     from .http_settings import HttpOptions
+    from .server_settings import ServerOptions
 
-    models: dict[str, type[BaseModel]] = {"channels": ChannelOptions, "http": HttpOptions}
+    models: dict[str, type[BaseModel]] = {
+        "channels": ChannelOptions,
+        "http": HttpOptions,
+        "server": ServerOptions,
+    }
     model = models[name]
     section = table.get(name, {})
     if not isinstance(section, dict):

@@ -121,6 +121,25 @@ class PayloadTooLargeData(BaseModel):
     limit: int
 
 
+class UnsupportedMediaTypeData(BaseModel):
+    """The content type the request had, and the one the server reads."""
+
+    received: str
+    expected: str
+
+
+class TooManyStreamsData(BaseModel):
+    """The cap of streams one client may hold open at once."""
+
+    limit: int
+
+
+class TooManyRequestsData(BaseModel):
+    """Seconds to wait before calling again, when the server knows."""
+
+    retry_after: int | None = None
+
+
 class SubscriptionOverflowData(BaseModel):
     """The subscriber's backlog limit, in messages."""
 
@@ -216,6 +235,33 @@ BUILTIN_FAIL_CODES: Mapping[str, FailCode[Any]] = {
             PayloadTooLargeData,
             lambda data: f"Request body larger than {data.limit} bytes",
             "The request body is over the server's limit.",
+        ),
+        _builtin(
+            "UNSUPPORTED_MEDIA_TYPE",
+            UnsupportedMediaTypeData,
+            lambda data: f"The body is read as {data.expected}, not {data.received}",
+            "The request's `Content-Type` is not JSON; a form post is refused, so a page of "
+            "another site cannot call the API with the user's cookies.",
+        ),
+        _builtin(
+            "TOO_MANY_STREAMS",
+            TooManyStreamsData,
+            lambda data: (
+                f"This client already holds {data.limit} open streams: close one, or call "
+                "again later"
+            ),
+            "The client holds as many open streams as the server allows one client.",
+            retryable=True,
+        ),
+        _builtin(
+            "TOO_MANY_REQUESTS",
+            TooManyRequestsData,
+            lambda data: (
+                "Too many requests: call again later"
+                + (f", in {data.retry_after}s" if data.retry_after is not None else "")
+            ),
+            "The server's rate limit for this client is spent; `retry_after` says for how long.",
+            retryable=True,
         ),
     )
 }

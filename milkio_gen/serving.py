@@ -27,6 +27,7 @@ from typing import Any
 
 import uvicorn
 
+from .header_timeout import default_protocol, with_header_timeout
 from .runtime.server import stop_open_streams
 
 __all__ = ["TLS_MISSING", "serve"]
@@ -49,6 +50,7 @@ class _Options:
     certfile: str | None
     keyfile: str | None
     workers: int
+    header_timeout: float
 
 
 def serve(
@@ -61,6 +63,7 @@ def serve(
     workers: int = 1,
     certfile: str | None = None,
     keyfile: str | None = None,
+    header_timeout: float = 10.0,
 ) -> None:
     """Serve `app` ("package.module:attribute") until a signal stops it.
 
@@ -70,10 +73,14 @@ def serve(
             them, the Redis backends (`MILKIO_CHANNELS_BACKEND`).
         certfile, keyfile: a PEM certificate (with its chain) and its key: serve HTTPS with
             HTTP/2 by hypercorn rather than HTTP/1.1 by uvicorn. Both or neither.
+        header_timeout: seconds a connection gets to send a request's line and headers, so
+            that clients trickling them (a slowloris) cannot hold connections for ever.
     """
     if (certfile is None) != (keyfile is None):
         raise ValueError("certfile and keyfile go together")
-    options = _Options(app, host, port, log_level, grace_period, certfile, keyfile, workers)
+    options = _Options(
+        app, host, port, log_level, grace_period, certfile, keyfile, workers, header_timeout
+    )
     run = _serve_tls if certfile is not None else _serve_plain
     if workers <= 1:
         run(options, None)
@@ -98,6 +105,7 @@ def _serve_plain(options: _Options, listening: socket.socket | None) -> None:
         port=options.port,
         log_level=options.log_level,
         timeout_graceful_shutdown=options.grace_period,
+        http=with_header_timeout(default_protocol(), options.header_timeout),
     )
     _Server(config).run(sockets=None if listening is None else [listening])
 
@@ -114,6 +122,8 @@ def _serve_tls(options: _Options, listening: socket.socket | None) -> None:
     config.certfile, config.keyfile = options.certfile, options.keyfile
     config.alpn_protocols = ["h2", "http/1.1"]
     config.graceful_timeout = options.grace_period
+    # hypercorn closes a connection that stays idle, its request head unfinished, included.
+    config.keep_alive_timeout = options.header_timeout
     config.loglevel = "DEBUG" if options.log_level == "trace" else options.log_level.upper()
     config.accesslog = "-" if options.log_level in ("trace", "debug", "info") else None
     # A logger rather than "-": printed once, by the app's logging, not also by a handler

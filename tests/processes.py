@@ -22,13 +22,15 @@ def start_server(
     *,
     env: dict[str, str] | None = None,
     workers: int | None = None,
+    header_timeout: float = 10.0,
 ) -> subprocess.Popen[bytes]:
     """`<package>.server:app` under uvicorn on 127.0.0.1:`port`, once it answers."""
     app = f"{package.directory.name}.server:app"
     if workers is None:
         code = (
             "from milkio_gen.serving import serve; "
-            f"serve({app!r}, host='127.0.0.1', port={port}, log_level='warning')"
+            f"serve({app!r}, host='127.0.0.1', port={port}, log_level='warning', "
+            f"header_timeout={header_timeout})"
         )
         command = [sys.executable, "-c", code]
     else:

@@ -59,6 +59,8 @@ def test_manifest_describes_every_api_of_the_example() -> None:
     manifest = json.loads((ROOT / "schema/manifest.json").read_text())
     apis = {api["path"]: api for api in manifest["apis"]}
     assert set(apis) == {
+        "account/login",
+        "account/me",
         "chat/send",
         "chat/subscribe",
         "hello/say",
@@ -100,6 +102,13 @@ def test_manifest_describes_every_api_of_the_example() -> None:
         }
     ]
     assert apis["chat/subscribe"]["tracked"] is True
+    assert apis["account/me"]["meta"] == {"auth": "user"}
+    assert [(hook["kind"], hook["python"]["name"]) for hook in manifest["hooks"]] == [
+        ("before_execute", "authenticate"),
+        ("on_chunk", "count_tokens"),
+        ("after_execute", "report_usage"),
+    ]
+    assert manifest["hooks_python"] == {"module": "examples.app.hooks", "name": "hooks"}
 
 
 def test_build_flags_check_and_stable_bytes(tmp_path: Path) -> None:

@@ -256,7 +256,7 @@ def test_an_api_without_hooks_keeps_meta_to_what_the_server_reads(tmp_path: Path
 def test_the_example_apps_generated_server_passes_its_hooks() -> None:
     server = (ROOT / "generated" / "server.py").read_text()
     assert "from examples.app.hooks import hooks as _hooks" in server
-    assert "create_router(apis, fail_codes=fail_codes, hooks=hooks)" in server
+    assert "create_router(apis, fail_codes=fail_codes, hooks=hooks, settings=settings)" in server
 
 
 def test_a_line_logged_by_any_code_during_a_call_names_its_execute_id(

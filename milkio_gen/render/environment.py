@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -20,19 +21,43 @@ def templates_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "templates"
 
 
+LINE_LENGTH = 100
+"""The generated code's line length, as its ruff settings have it."""
+
+
 def docstring(text: str | None, indent: int = 0) -> str:
-    """A triple-quoted docstring literal of `text`, indented for its block."""
+    """A triple-quoted docstring literal of `text`, indented for its block, its long lines
+    wrapped to the line length (a user's one-line docstring may be any length)."""
     if not text:
         return ""
     body = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').strip()
     if body.endswith('"'):
         body = body[:-1] + '\\"'  # a quote just before the closing ones would end it early
     pad = " " * indent
-    if "\n" not in body:
+    if "\n" not in body and indent + len(body) + 6 <= LINE_LENGTH:
         return f'{pad}"""{body}"""'
-    lines = [line.rstrip() for line in body.splitlines()]
+    lines = _wrapped(body.splitlines(), LINE_LENGTH - indent, first=LINE_LENGTH - indent - 3)
     inner = "\n".join(f"{pad}{line}" if line else "" for line in lines[1:])
     return f'{pad}"""{lines[0]}\n{inner}\n{pad}"""'
+
+
+def _wrapped(lines: list[str], width: int, first: int) -> list[str]:
+    """`lines` with each one longer than its width broken at spaces, its indent kept."""
+    out: list[str] = []
+    for line in (line.rstrip() for line in lines):
+        limit = first if not out else width
+        if len(line) <= limit:
+            out.append(line)
+            continue
+        lead = line[: len(line) - len(line.lstrip())]
+        pieces = textwrap.wrap(
+            line.strip(),
+            width=max(limit - len(lead), 20),
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        out.extend(lead + piece for piece in pieces)
+    return out
 
 
 def jsdoc(text: str | None, indent: int = 0) -> str:

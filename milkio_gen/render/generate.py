@@ -42,10 +42,11 @@ def generate_python(
     project_root: Path,
     channels: Mapping[str, Any] | None = None,
     http: Mapping[str, Any] | None = None,
+    server: Mapping[str, Any] | None = None,
 ) -> dict[Path, bytes]:
     """Every file of the generated package `out`, keyed by path; same input, same bytes.
-    `channels` and `http`: the options the server passes to `ChannelSettings` and
-    `HttpSettings`."""
+    `channels`, `http` and `server`: the options the server passes to `ChannelSettings`,
+    `HttpSettings` and `ServerSettings`."""
     plan = plan_python(manifest, source, digest)
     package = ".".join(out.parts) if not out.is_absolute() else out.name
     channel_arguments, http_arguments = _arguments(channels), _arguments(http)
@@ -57,6 +58,7 @@ def generate_python(
             package=package,
             channel_arguments=channel_arguments,
             http_arguments=http_arguments,
+            server_arguments=_arguments(server),
         )
         for name in _PYTHON_FILES
     }

@@ -31,9 +31,10 @@ __all__ = [
 
 RESERVED_NAMES = frozenset(
     {
-        "Annotated", "Any", "ApiSpec", "AsyncClient", "AsyncClientCore", "AsyncStreamCall",
-        "Base64Bytes", "BaseModel", "Client", "ClientCore", "ConfigDict", "Decimal", "Enum",
-        "ExecuteResult", "Fail", "Failure", "Field", "IntEnum", "Literal", "Mapping", "Retry",
+        "Annotated", "Any", "ApiSpec", "AsyncClient", "AsyncClientCore", "AsyncHeadersFunction",
+        "AsyncStreamCall", "Base64Bytes", "BaseModel", "Client", "ClientCore", "ConfigDict",
+        "Decimal", "Enum", "ExecuteResult", "Fail", "Failure", "Field", "HeadersFunction",
+        "IntEnum", "Literal", "Mapping", "Retry",
         "NotRequired", "StreamCall", "StreamResult", "StreamTimeouts", "StrEnum", "Success",
         "TypeAlias", "TypeAliasType", "TypedDict", "UUID", "date", "datetime", "httpx",
         "overload", "time", "timedelta",

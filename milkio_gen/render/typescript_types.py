@@ -20,8 +20,9 @@ __all__ = ["TsAlias", "TsInterface", "TsProperty", "TypeScriptTypes", "ts_identi
 RESERVED_NAMES = frozenset(
     {
         "AbortController", "AbortSignal", "Apis", "Array", "AsyncGenerator", "BigInt", "Boolean",
-        "CallOptions", "Client", "ClientOptions", "Date", "Error", "ExecuteOptions",
-        "ExecuteResult", "Fail", "Failure", "Headers", "JSON", "Map", "Number", "Object",
+        "CallOptions", "Client", "ClientHeaders", "ClientOptions", "Date", "Error",
+        "ExecuteOptions", "ExecuteResult", "Fail", "Failure", "Headers", "HeadersFailed", "JSON",
+        "Map", "Number", "Object",
         "ParsedEvent", "PlainPath", "Promise", "ReadableStream", "Record", "Request", "Response",
         "Retry", "Set", "StreamTimeouts",
         "StreamCall", "StreamPath", "StreamResult", "String", "Success", "Symbol", "TextDecoder",

@@ -2,9 +2,13 @@
 the Redis backends, a message sent through one server instance reaches subscribers on all."""
 
 from datetime import datetime
+from typing import Annotated
 
 from milkio_gen import Channel
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+RoomName = Annotated[str, Field(min_length=1, pattern=r"^[^\r\n\x00 ]+$")]
+"""A room's name: a channel's, so without spaces, line breaks or NUL."""
 
 
 class Message(BaseModel):

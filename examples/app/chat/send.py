@@ -3,11 +3,11 @@ from datetime import UTC, datetime
 from milkio_gen import Context, define_api
 from pydantic import BaseModel, Field
 
-from .room import Message, rooms
+from .room import Message, RoomName, rooms
 
 
 class Params(BaseModel):
-    room: str = Field(min_length=1)
+    room: RoomName
     author: str = Field(min_length=1)
     text: str = Field(min_length=1, max_length=2000)
 

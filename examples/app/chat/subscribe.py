@@ -3,11 +3,11 @@ from collections.abc import AsyncIterator
 from milkio_gen import Context, Tracked, define_api
 from pydantic import BaseModel, Field
 
-from .room import Message, rooms
+from .room import Message, RoomName, rooms
 
 
 class Params(BaseModel):
-    room: str = Field(min_length=1)
+    room: RoomName
     recent: int = Field(default=0, ge=0, le=100, description="Earlier messages to get first.")
 
 

@@ -17,10 +17,13 @@ from ..sse import ServerSentEvent, SSEDecoder
 from .base import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT,
+    AsyncHeadersFunction,
     ClientBase,
+    HeadersFailed,
     StreamCallBase,
     StreamTimeouts,
     Timeout,
+    returned_headers,
 )
 from .protocol import NO_CHUNK
 from .results import ExecuteResult
@@ -109,10 +112,19 @@ class AsyncStreamCall(StreamCallBase[ChunkT, FailT, AsyncGenerator[ChunkT, None]
         http, reader = self._client.http, self._reader
         self._begin_reading()
         try:
+            # The handshake's deadline bounds the headers function too: one that hangs ends
+            # the try as a server that does not answer would.
             async with asyncio.timeout_at(_loop_time(self._deadline())):
-                response = self._response = await http.send(self._request(http), stream=True)
+                client_headers = await _made_headers(self._client.headers)
+                if self._stopping:
+                    return  # stopped while the headers were made: nothing to send
+                request = self._request(http, client_headers)
+                response = self._response = await http.send(request, stream=True)
         except TimeoutError:
             reader.on_timeout(self._deadline_reason())
+            return
+        except HeadersFailed as error:
+            reader.on_headers_failed(error)
             return
         except httpx.HTTPError as error:
             self._on_read_error(error)
@@ -153,6 +165,17 @@ def _import_the_async_backend() -> None:
         importlib.import_module("anyio._backends._asyncio")
 
 
+async def _made_headers(headers: Mapping[str, str] | AsyncHeadersFunction) -> Mapping[str, str]:
+    """The client's headers for one try: a function makes them anew each time."""
+    if not callable(headers):
+        return headers
+    try:
+        made = headers()
+        return returned_headers(made if isinstance(made, Mapping) else await made)
+    except Exception as error:
+        raise HeadersFailed(error) from error
+
+
 def _loop_time(deadline: tuple[float, str] | None) -> float | None:
     """A monotonic deadline on the event loop's clock, which may differ (uvloop)."""
     if deadline is None:
@@ -168,7 +191,7 @@ class AsyncClientCore(ClientBase[FailT]):
         base_url: str = DEFAULT_BASE_URL,
         *,
         fail_type: Any,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | AsyncHeadersFunction | None = None,
         timeout: Timeout = DEFAULT_TIMEOUT,
         http_client: httpx.AsyncClient | None = None,
         retry: Retry | None = None,
@@ -178,12 +201,15 @@ class AsyncClientCore(ClientBase[FailT]):
         super().__init__(
             base_url,
             fail_type=fail_type,
-            headers=headers,
             timeout=timeout,
             retry=retry,
             retryable_codes=retryable_codes,
             stream_timeouts=stream_timeouts,
         )
+        self.headers: Mapping[str, str] | AsyncHeadersFunction = (
+            headers if callable(headers) else dict(headers or {})
+        )
+        """Sent with every call: a mapping, or a function called before every try."""
         self._owns_http = http_client is None
         self.http = http_client or httpx.AsyncClient(timeout=timeout)
         _import_the_async_backend()
@@ -199,13 +225,13 @@ class AsyncClientCore(ClientBase[FailT]):
         retry = retry or self.retry
         attempt = 0
         while True:
-            outcome: httpx.Response | httpx.HTTPError
+            outcome: httpx.Response | httpx.HTTPError | HeadersFailed
             try:
-                outcome = await self.http.send(
-                    self._plain_request(self.http, spec, params, headers, timeout)
-                )
+                own = await _made_headers(self.headers)
+                request = self._plain_request(self.http, spec, params, (own, headers), timeout)
+                outcome = await self.http.send(request)
                 result = self._plain_result(outcome, spec)
-            except httpx.HTTPError as error:
+            except (httpx.HTTPError, HeadersFailed) as error:
                 outcome, result = error, self._network_error(error)
             delay = self._plain_retry_delay(retry, attempt, outcome, result)
             if delay is None:

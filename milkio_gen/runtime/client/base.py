@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeAlias, TypeVar, cast
 
 import httpx
 
@@ -15,7 +15,17 @@ from .results import ExecuteResult, Failure, StreamResult
 from .retry import RETRY_STATUSES, Retry, retry_after
 from .spec import ApiSpec
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "ClientBase", "StreamCallBase", "StreamTimeouts"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_TIMEOUT",
+    "AsyncHeadersFunction",
+    "ClientBase",
+    "HeadersFailed",
+    "HeadersFunction",
+    "StreamCallBase",
+    "StreamTimeouts",
+    "returned_headers",
+]
 
 ChunkT = TypeVar("ChunkT")
 FailT = TypeVar("FailT")
@@ -25,6 +35,29 @@ DEFAULT_BASE_URL = "http://127.0.0.1:9000"
 DEFAULT_TIMEOUT = 30.0
 
 Timeout = float | httpx.Timeout
+
+HeadersFunction: TypeAlias = Callable[[], Mapping[str, str]]
+"""Makes a `Client`'s headers anew before every request, reconnect and retry."""
+
+AsyncHeadersFunction: TypeAlias = Callable[[], Awaitable[Mapping[str, str]] | Mapping[str, str]]
+"""Makes an `AsyncClient`'s headers anew before every request, reconnect and retry: an
+`async def`, or a plain function."""
+
+
+class HeadersFailed(Exception):
+    """The client's headers function raised: the request was not sent, and the call ends with a
+    `NETWORK_ERROR` that says why."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(f"the headers function failed: {_error_text(error)}")
+
+
+def returned_headers(made: object) -> Mapping[str, str]:
+    """What a headers function returned, checked at run time: code that is not type-checked
+    may return anything."""
+    if not isinstance(made, Mapping):
+        raise TypeError(f"it returned {type(made).__name__}, not a mapping of headers")
+    return cast(Mapping[str, str], made)
 
 
 def _stream_timeout(timeout: Timeout, read: float | None) -> httpx.Timeout:
@@ -53,21 +86,20 @@ class StreamTimeouts:
 
 
 class ClientBase(Generic[FailT]):
-    """Base URL, default headers and timeout, and how requests and answers are made and read."""
+    """Base URL, timeout and retries, and how requests and answers are made and read; each
+    twin keeps its own `headers`, whose functions are sync or async as the twin is."""
 
     def __init__(
         self,
         base_url: str,
         *,
         fail_type: Any,
-        headers: Mapping[str, str] | None,
         timeout: Timeout,
         retry: Retry | None = None,
         retryable_codes: frozenset[str] = frozenset(),
         stream_timeouts: StreamTimeouts | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.headers = dict(headers or {})
         self.timeout = timeout
         self.retry = retry
         self.stream_timeouts = stream_timeouts or StreamTimeouts()
@@ -81,14 +113,15 @@ class ClientBase(Generic[FailT]):
         http: httpx.Client | httpx.AsyncClient,
         spec: ApiSpec[Any],
         params: Any,
-        headers: Mapping[str, str] | None,
+        headers: tuple[Mapping[str, str], Mapping[str, str] | None],
         timeout: Timeout | None,
     ) -> httpx.Request:
+        """`headers`: the client's, for this try, and the call's own."""
         return http.build_request(
             "POST",
             self.url(spec.path),
             content=self.codec.request_body(spec, params),
-            headers=self.codec.request_headers(JSON_ACCEPT, self.headers, headers),
+            headers=self.codec.request_headers(JSON_ACCEPT, *headers),
             timeout=timeout or self.timeout,
         )
 
@@ -98,34 +131,40 @@ class ClientBase(Generic[FailT]):
         unexpected = self.codec.unexpected_response(
             response.status_code, response.headers.get("content-type", ""), JSON_ACCEPT
         )
-        return unexpected or self.codec.plain_result(spec, response.content)
+        if unexpected is not None:  # a `Failure` is falsy: `or` would read past it
+            return unexpected
+        return self.codec.plain_result(spec, response.content)
 
     def _plain_retry_delay(
         self,
         retry: Retry | None,
         attempt: int,
-        outcome: httpx.Response | httpx.HTTPError,
+        outcome: httpx.Response | httpx.HTTPError | HeadersFailed,
         result: ExecuteResult[Any, FailT],
     ) -> float | None:
         """Seconds before making a plain call again, or None when its result stands.
 
         A plain call may have changed something, so it is made again only when it surely never
-        ran (no connection, a 502/503/504), or when its fail says calling again may work.
+        ran (no headers to send, no connection, a 502/503/504), or when its fail says calling
+        again may work.
         """
         if retry is None or attempt + 1 >= retry.attempts:
             return None
-        if isinstance(outcome, httpx.HTTPError):
-            never_sent = isinstance(outcome, httpx.ConnectError | httpx.ConnectTimeout)
-            return retry.delay(attempt) if never_sent else None
+        if isinstance(outcome, Exception):
+            never_sent = HeadersFailed | httpx.ConnectError | httpx.ConnectTimeout
+            return retry.delay(attempt) if isinstance(outcome, never_sent) else None
         # Not a 504: the gateway gave up waiting, but the action may have run.
         if outcome.status_code in RETRY_STATUSES - {504}:
             return retry.delay(attempt, retry_after(outcome))
         server_fail = isinstance(result, Failure) and result.execute_id is not None
         if server_fail and self.codec.retryable(cast(Failure[FailT], result)):
-            return retry.delay(attempt)
+            # A rate limit's fail says, in `Retry-After`, when calling again can succeed.
+            return retry.delay(attempt, retry_after(outcome))
         return None
 
     def _network_error(self, error: BaseException) -> Failure[FailT]:
+        if isinstance(error, HeadersFailed):
+            return self.codec.network_error(str(error))
         return self.codec.network_error(_error_text(error))
 
 
@@ -182,7 +221,10 @@ class StreamCallBase(Generic[ChunkT, FailT, GeneratorT]):
             raise RuntimeError("no result yet: iterate `call.stream` first")
         return self._reader.result
 
-    def _request(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+    def _request(
+        self, http: httpx.Client | httpx.AsyncClient, client_headers: Mapping[str, str]
+    ) -> httpx.Request:
+        """This try's request; `client_headers` are the client's, made for this try."""
         self._started = True
         client = self._client
         resume = self._reader.last_event_id
@@ -192,7 +234,7 @@ class StreamCallBase(Generic[ChunkT, FailT, GeneratorT]):
             content=client.codec.request_body(self._spec, self._params),
             headers=client.codec.request_headers(
                 STREAM_ACCEPT,
-                client.headers,
+                client_headers,
                 self._headers,
                 # Events are read as they come, undecoded: a proxy must not compress them.
                 {"accept-encoding": "identity"},
@@ -255,13 +297,13 @@ class StreamCallBase(Generic[ChunkT, FailT, GeneratorT]):
 
     def _check_response(self, response: httpx.Response) -> bool:
         """Whether the answer is an event stream; if not, the stream ends with a fail."""
+        # A proxy's 503 or a rate limit's fail may say when calling again can succeed.
+        self._reader.retry_after = retry_after(response)
         unexpected = self._client.codec.unexpected_response(
             response.status_code, response.headers.get("content-type", ""), STREAM_ACCEPT
         )
         if unexpected is not None:
             self._reader.result, self._reader.ended = unexpected, True
-            if response.status_code in RETRY_STATUSES:
-                self._reader.retry_after = retry_after(response)
         return unexpected is None
 
     def _on_read_error(self, error: Exception) -> None:

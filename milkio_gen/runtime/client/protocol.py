@@ -63,10 +63,12 @@ class Codec(Generic[FailT]):
 
     @staticmethod
     def request_headers(accept: str, *headers: Mapping[str, str] | None) -> dict[str, str]:
+        """Each mapping's headers replace the previous ones', whatever the case of their names:
+        a header is sent once."""
         merged = {"content-type": "application/json", "accept": accept}
         for extra in headers:
             if extra:
-                merged.update(extra)
+                merged.update((name.lower(), value) for name, value in extra.items())
         return merged
 
     def client_fail(self, code: str, data: Any) -> Failure[FailT]:
@@ -190,6 +192,10 @@ class StreamReader(Generic[ChunkT, FailT]):
 
     def on_timeout(self, why: str) -> None:
         self._end(self._codec.network_error(why))
+
+    def on_headers_failed(self, error: Exception) -> None:
+        """The client's headers function raised: this try sent nothing."""
+        self._end(self._codec.network_error(str(error)))
 
     def on_network_error(self, error: BaseException) -> None:
         if not self.ended:

@@ -19,9 +19,12 @@ from .base import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT,
     ClientBase,
+    HeadersFailed,
+    HeadersFunction,
     StreamCallBase,
     StreamTimeouts,
     Timeout,
+    returned_headers,
 )
 from .protocol import NO_CHUNK
 from .results import ExecuteResult
@@ -101,7 +104,14 @@ class StreamCall(StreamCallBase[ChunkT, FailT, Generator[ChunkT, None, None]]):
     def _try(self) -> Generator[ChunkT, None, None]:
         http, reader = self._client.http, self._reader
         self._begin_reading()
-        request = self._request(http)
+        try:
+            client_headers = _made_headers(self._client.headers)
+        except HeadersFailed as error:
+            reader.on_headers_failed(error)
+            return
+        if self._stopping:
+            return  # stopped while the headers were made: nothing to send
+        request = self._request(http, client_headers)
         deadline = self._deadline()
         if deadline is not None:
             # Until the headers come, a socket read timeout is the only bound a sync read has.
@@ -149,6 +159,21 @@ class StreamCall(StreamCallBase[ChunkT, FailT, Generator[ChunkT, None, None]]):
             response.close()
 
 
+def _made_headers(headers: Mapping[str, str] | HeadersFunction) -> Mapping[str, str]:
+    """The client's headers for one try: a function makes them anew each time."""
+    if not callable(headers):
+        return headers
+    try:
+        made: object = headers()
+        if inspect.isawaitable(made):
+            if inspect.iscoroutine(made):
+                made.close()  # so that no warning says it was never awaited
+            raise TypeError("it is async: give it to an AsyncClient, or make it sync")
+        return returned_headers(made)
+    except Exception as error:
+        raise HeadersFailed(error) from error
+
+
 class _Watchdog:
     """Ends a read that blocks past the stream's deadline: a sync read has no deadline of its
     own, and a socket read timeout would count keep-alive pings as chunks."""
@@ -194,22 +219,27 @@ class ClientCore(ClientBase[FailT]):
         base_url: str = DEFAULT_BASE_URL,
         *,
         fail_type: Any,
-        headers: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | HeadersFunction | None = None,
         timeout: Timeout = DEFAULT_TIMEOUT,
         http_client: httpx.Client | None = None,
         retry: Retry | None = None,
         retryable_codes: frozenset[str] = frozenset(),
         stream_timeouts: StreamTimeouts | None = None,
     ) -> None:
+        if inspect.iscoroutinefunction(headers):
+            raise TypeError("Client takes a sync headers function; an async one needs AsyncClient")
         super().__init__(
             base_url,
             fail_type=fail_type,
-            headers=headers,
             timeout=timeout,
             retry=retry,
             retryable_codes=retryable_codes,
             stream_timeouts=stream_timeouts,
         )
+        self.headers: Mapping[str, str] | HeadersFunction = (
+            headers if callable(headers) else dict(headers or {})
+        )
+        """Sent with every call: a mapping, or a function called before every try."""
         self._owns_http = http_client is None
         self.http = http_client or httpx.Client(timeout=timeout)
 
@@ -224,13 +254,13 @@ class ClientCore(ClientBase[FailT]):
         retry = retry or self.retry
         attempt = 0
         while True:
-            outcome: httpx.Response | httpx.HTTPError
+            outcome: httpx.Response | httpx.HTTPError | HeadersFailed
             try:
-                outcome = self.http.send(
-                    self._plain_request(self.http, spec, params, headers, timeout)
-                )
+                own = _made_headers(self.headers)
+                request = self._plain_request(self.http, spec, params, (own, headers), timeout)
+                outcome = self.http.send(request)
                 result = self._plain_result(outcome, spec)
-            except httpx.HTTPError as error:
+            except (httpx.HTTPError, HeadersFailed) as error:
                 outcome, result = error, self._network_error(error)
             delay = self._plain_retry_delay(retry, attempt, outcome, result)
             if delay is None:

@@ -1,10 +1,12 @@
 """The server side: Litestar routes that speak Milkio's protocol for the app's actions."""
 
+from .openapi import ApiDocs
 from .router import SKIP_COMPRESSION, ServerSettings, bind, create_app, create_router
 from .stream import stop_open_streams
 
 __all__ = [
     "SKIP_COMPRESSION",
+    "ApiDocs",
     "ServerSettings",
     "bind",
     "create_app",

@@ -12,9 +12,10 @@ import inspect
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from litestar import Request, Response
+from litestar.exceptions import TooManyRequestsException
 from litestar.types import HTTPResponseStartEvent, Receive, Scope, Send
 
 from ...context import Context, current_execute_id
@@ -28,7 +29,7 @@ from .observe import log_execute, traced_send
 from .stream import StopReason, StreamLimits, StreamPump
 
 if TYPE_CHECKING:
-    from .router import ServerSettings
+    from ...server_settings import ServerSettings
 
 __all__ = ["Executor", "accepts_event_stream"]
 
@@ -49,11 +50,23 @@ class _BodyTooLarge(Exception):
 class _Call:
     """What one execute has come to so far, for its outcome."""
 
-    __slots__ = ("execute_id", "fail_code", "path", "pump", "result", "started", "stop_reason")
+    __slots__ = (
+        "execute_id",
+        "fail_code",
+        "params",
+        "path",
+        "pump",
+        "result",
+        "started",
+        "stop_reason",
+        "wants_stream",
+    )
 
     def __init__(self, execute_id: str, path: str) -> None:
         self.execute_id = execute_id
         self.path = path
+        self.wants_stream = False
+        self.params: Any = None
         self.started = time.perf_counter()
         self.fail_code: str | None = None
         self.pump: StreamPump | None = None
@@ -85,6 +98,8 @@ class Executor:
         self._before = hooks.of_kind("before_execute")
         self._on_chunk = hooks.of_kind("on_chunk")
         self._after = hooks.of_kind("after_execute")
+        cap = settings.max_streams_per_client
+        self._streams_per_client = None if cap is None else _StreamCount(cap)
 
     async def handle(
         self, binding: ApiBinding | None, scope: Scope, receive: Receive, send: Send
@@ -113,28 +128,31 @@ class Executor:
         send: Send,
     ) -> Context[Any] | None:
         """Answer the call; returns its context once it has one (hooks then saw it)."""
-        wants_stream = accepts_event_stream(scope)
-
-        async def refuse(fail: Fail) -> None:
-            call.fail_code = fail.code
-            envelope = fail_envelope(call.execute_id, fail.code, fail.message, fail.data)
-            if wants_stream:
-                await _send_response(
-                    send, STREAM_HEADERS, sse.encode_event(ENVELOPE_PREFIX + envelope)
-                )
-            else:
-                await _send_response(send, JSON_HEADERS, envelope)
-
+        call.wants_stream = accepts_event_stream(scope)
         if scope["type"] != "http" or scope["method"] != "POST":
-            await refuse(self.fails.make("NOT_ALLOW_METHOD"))
+            await self._refuse(call, send, self.fails.make("NOT_ALLOW_METHOD"))
             return None
         if binding is None:
-            await refuse(self.fails.make("NOT_FOUND"))
+            await self._refuse(call, send, self.fails.make("NOT_FOUND"))
             return None
-        if binding.is_stream != wants_stream:
-            await refuse(self._kind_mismatch(binding))
+        if binding.is_stream != call.wants_stream:
+            await self._refuse(call, send, self._kind_mismatch(binding))
             return None
+        if not binding.is_stream or self._streams_per_client is None:
+            return await self._run(call, binding, scope, receive, send)
+        client = _client_address(scope)
+        if not self._streams_per_client.open(client):
+            limit = {"limit": self._streams_per_client.limit}
+            await self._refuse(call, send, self.fails.make("TOO_MANY_STREAMS", limit))
+            return None
+        try:
+            return await self._run(call, binding, scope, receive, send)
+        finally:
+            self._streams_per_client.close(client)
 
+    async def _run(
+        self, call: _Call, binding: ApiBinding, scope: Scope, receive: Receive, send: Send
+    ) -> Context[Any]:
         context = self.context_type(
             execute_id=call.execute_id,
             path=binding.path,
@@ -144,27 +162,20 @@ class Executor:
         )
         try:
             refused = await self._run_before(context, call)
+            if refused is None:
+                refused = await self._read_params(call, binding, scope, receive)
             if refused is not None:
-                await refuse(refused)
+                await self._refuse(call, send, refused)
                 return context
-            try:
-                body = await _read_body(receive, self.settings.max_body_size)
-            except _BodyTooLarge:
-                limit = {"limit": self.settings.max_body_size}
-                await refuse(self.fails.make("PAYLOAD_TOO_LARGE", limit))
-                return context
-            try:
-                params = binding.parse_params(body)
-            except ParamsRejected as rejected:
-                await refuse(self.fails.make("TYPE_SAFE_ERROR", rejected.data))
-                return context
+            params = call.params
 
             if not binding.is_stream:
                 try:
                     result = await binding.call(params, context)
                     data = binding.encode_output(result)
                 except Exception as error:
-                    await refuse(self._fail_for(error, binding.path, call.execute_id))
+                    fail = self._fail_for(error, binding.path, call.execute_id)
+                    await self._refuse(call, send, fail)
                     return context
                 call.result = result
                 await _send_response(send, JSON_HEADERS, success_envelope(call.execute_id, data))
@@ -173,12 +184,41 @@ class Executor:
             try:
                 chunks = binding.call(params, context)
             except Exception as error:
-                await refuse(self._fail_for(error, binding.path, call.execute_id))
+                await self._refuse(call, send, self._fail_for(error, binding.path, call.execute_id))
                 return context
             await self._stream(call, binding, context, chunks, receive, send)
             return context
         finally:
             await context.close()
+
+    async def _read_params(
+        self, call: _Call, binding: ApiBinding, scope: Scope, receive: Receive
+    ) -> Fail | None:
+        """Read the body into `call.params`; or the fail that refuses it."""
+        try:
+            body = await _read_body(receive, self.settings.max_body_size)
+        except _BodyTooLarge:
+            return self.fails.make("PAYLOAD_TOO_LARGE", {"limit": self.settings.max_body_size})
+        if body:
+            received = _content_type(scope)
+            if not _is_json(received):
+                data = {"received": received or "no content type", "expected": "application/json"}
+                return self.fails.make("UNSUPPORTED_MEDIA_TYPE", data)
+        try:
+            call.params = binding.parse_params(body)
+        except ParamsRejected as rejected:
+            return self.fails.make("TYPE_SAFE_ERROR", rejected.data)
+        return None
+
+    async def _refuse(self, call: _Call, send: Send, fail: Fail) -> None:
+        """Answer with `fail` alone, as a plain call or a stream call expects it."""
+        call.fail_code = fail.code
+        envelope = fail_envelope(call.execute_id, fail.code, fail.message, fail.data)
+        if call.wants_stream:
+            event = sse.encode_event(ENVELOPE_PREFIX + envelope)
+            await _send_response(send, STREAM_HEADERS, event)
+        else:
+            await _send_response(send, JSON_HEADERS, envelope)
 
     async def _stream(
         self,
@@ -313,8 +353,26 @@ class Executor:
 
     def unknown_path(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         """`NOT_FOUND` for a call to a path no API has, as a plain or a stream call expects."""
+        return self._refusal(request, self.fails.make("NOT_FOUND"))
+
+    def rate_limited(
+        self, request: Request[Any, Any, Any], error: TooManyRequestsException
+    ) -> Response[bytes]:
+        """The retryable `TOO_MANY_REQUESTS` for a call Litestar's rate limit refused, with
+        its `RateLimit-*` headers and a `Retry-After`."""
+        headers = dict(error.headers or {})
+        reset = headers.get("RateLimit-Reset", "")
+        retry_after = max(int(reset), 1) if reset.isdigit() else None
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        fail = self.fails.make("TOO_MANY_REQUESTS", {"retry_after": retry_after})
+        return self._refusal(request, fail, headers)
+
+    def _refusal(
+        self, request: Request[Any, Any, Any], fail: Fail, extra: dict[str, str] | None = None
+    ) -> Response[bytes]:
+        """`fail` as the answer to a call that never reached its API's execute."""
         execute_id = new_execute_id()
-        fail = self.fails.make("NOT_FOUND")
         body = fail_envelope(execute_id, fail.code, fail.message, fail.data)
         if accepts_event_stream(request.scope):
             headers, body = STREAM_HEADERS, sse.encode_event(ENVELOPE_PREFIX + body)
@@ -326,7 +384,49 @@ class Executor:
             Outcome(outcome="fail", duration=0.0, fail_code=fail.code),
         )
         named = {name.decode(): value.decode() for name, value in headers}
+        named.update(extra or {})
         return Response(body, media_type=named.pop("content-type"), headers=named)
+
+
+class _StreamCount:
+    """Open streams by client address, against a cap."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._open: dict[str, int] = {}
+
+    def open(self, client: str) -> bool:
+        """Count one more stream of `client`, unless it holds `limit` already."""
+        count = self._open.get(client, 0)
+        if count >= self.limit:
+            return False
+        self._open[client] = count + 1
+        return True
+
+    def close(self, client: str) -> None:
+        count = self._open.pop(client) - 1
+        if count:
+            self._open[client] = count
+
+
+def _client_address(scope: Scope) -> str:
+    client = cast("dict[str, Any]", scope).get("client")  # optional in ASGI
+    return str(client[0]) if client else ""
+
+
+def _content_type(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            return value.decode("latin-1")
+    return ""
+
+
+def _is_json(content_type: str) -> bool:
+    """`application/json` or a `+json` type, whatever its parameters (`charset=utf-8`)."""
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
 
 
 async def _maybe_await(value: Awaitable[None] | None) -> None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from litestar import Litestar, Request, Response, Router
 from litestar.config.compression import CompressionConfig
-from litestar.exceptions import HTTPException, NotFoundException
+from litestar.exceptions import HTTPException, NotFoundException, TooManyRequestsException
 from litestar.exceptions.responses import (
     create_exception_response,  # pyright: ignore[reportUnknownVariableType]
 )
@@ -18,9 +17,11 @@ from litestar.types import Receive, Scope, Send
 
 from ...fails import FailCodes
 from ...hooks import Hooks
+from ...server_settings import ServerSettings
 from .binding import ApiBinding
 from .execute import Executor
 from .observe import logging_config
+from .openapi import API_ROUTE, ApiDocs, ApiRoute
 
 if TYPE_CHECKING:
     from ...channels import Broker, ChannelSettings
@@ -36,25 +37,6 @@ _APIS_ONLY = "milkio_gen.apis"
 SKIP_COMPRESSION = "skip_compression"
 """The `opt` key set on the handlers of stream APIs: give it as the `exclude_opt_key` of an
 app's `CompressionConfig` so that its compression leaves event streams alone."""
-
-
-@dataclass(frozen=True, slots=True)
-class ServerSettings:
-    """How the server treats requests and streams."""
-
-    max_body_size: int = 1024 * 1024
-    """Largest request body accepted, in bytes; larger ones fail with `PAYLOAD_TOO_LARGE`."""
-    stream_buffer_events: int = 256
-    """Events a stream may hold ahead of the client before the action is paused."""
-    stream_buffer_bytes: int = 64 * 1024
-    """Bytes a stream may hold ahead of the client before the action is paused; an event
-    larger than this still goes, alone."""
-    ping_interval: float | None = 15.0
-    """Seconds of silence on a stream after which a `: ping` comment is sent, so proxies
-    and load balancers do not close it as idle. None: never."""
-    send_timeout: float | None = 30.0
-    """Seconds a send may wait on a client that stopped reading; then it is disconnected and
-    the action cancelled. None: wait forever."""
 
 
 def bind(path: str, function: Callable[..., Any]) -> ApiBinding:
@@ -85,21 +67,36 @@ def create_router(
     server = Executor(fail_codes, settings or ServerSettings(), hooks)
     meta_type = hooks.meta_type if hooks else None
     bindings = [binding.with_meta_type(meta_type) if meta_type else binding for binding in apis]
-    handlers = [_route(server, binding, f"/{binding.path}") for binding in bindings]
+    handlers = [
+        _route(server, binding, f"/{binding.path}", fail_codes=fail_codes) for binding in bindings
+    ]
     routes = list(handlers)
     if catch_unknown_paths:
         routes.append(_route(server, None, "/", is_mount=True))
     opt = {_SERVER: server if catch_unknown_paths else None, _APIS_ONLY: handlers}
-    return Router(path=path, route_handlers=routes, opt=opt)
+    # A rate limit's refusal (Litestar's middleware, on the app or a router) in the protocol.
+    refusals: dict[Any, Any] = {TooManyRequestsException: server.rate_limited}
+    return Router(path=path, route_handlers=routes, opt=opt, exception_handlers=refusals)
 
 
-def _route(server: Executor, binding: ApiBinding | None, path: str, *, is_mount: bool = False):
+def _route(
+    server: Executor,
+    binding: ApiBinding | None,
+    path: str,
+    *,
+    is_mount: bool = False,
+    fail_codes: FailCodes | None = None,
+):
     async def handle(scope: Scope, receive: Receive, send: Send) -> None:
         await server.handle(binding, scope, receive, send)
 
     name = f"milkio:{binding.path}" if binding else "milkio:not-found"
-    # A compressor holds bytes back until its block fills: an event stream must skip it.
-    opt = {SKIP_COMPRESSION: True} if binding is not None and binding.is_stream else {}
+    opt: dict[str, Any] = {}
+    if binding is not None:
+        opt[API_ROUTE] = ApiRoute(binding, fail_codes)  # what `ApiDocs` describes it from
+        if binding.is_stream:
+            # A compressor holds bytes back until its block fills: an event stream must skip it.
+            opt[SKIP_COMPRESSION] = True
     return ASGIRouteHandler(path=path, name=name, is_mount=is_mount, copy_scope=False, opt=opt)(
         handle
     )
@@ -117,7 +114,9 @@ def create_app(
     `http` (or of `HttpSettings()`). Other options go to `Litestar(...)`, except that a
     `compression_config` without an `exclude_opt_key` gets `SKIP_COMPRESSION`, so that event
     streams are never compressed, and without a `logging_config` every line logged during a
-    call is led by its execute id (`observe.logging_config()`)."""
+    call is led by its execute id (`observe.logging_config()`). The APIs are in the app's
+    OpenAPI document (`/schema/openapi.json`), through an `ApiDocs` plugin, unless `plugins`
+    hold one already."""
     from ...channels.broker import Broker
     from ...channels.settings import ChannelSettings
     from ...http_settings import HttpSettings
@@ -129,6 +128,8 @@ def create_app(
         )
     broker = channels if isinstance(channels, Broker) else Broker(channels or ChannelSettings())
     plugins = [*litestar_options.pop("plugins", []), broker]
+    if not any(isinstance(plugin, ApiDocs) for plugin in plugins):
+        plugins.append(ApiDocs())
     http = http or HttpSettings()
     litestar_options.setdefault("cors_config", http.cors_config())
     litestar_options.setdefault("logging_config", logging_config())
@@ -137,7 +138,13 @@ def create_app(
         # without it, and a POST to a path no route has gets `NOT_FOUND` from a 404 handler,
         # unless the app handles its 404s itself.
         server = router.opt.get(_SERVER)
-        router = Router(path=router.path, route_handlers=router.opt[_APIS_ONLY], opt=router.opt)
+        router = Router(
+            path=router.path,
+            route_handlers=router.opt[_APIS_ONLY],
+            opt=router.opt,
+            exception_handlers=router.exception_handlers,  # pyright: ignore[reportUnknownMemberType]
+            middleware=http.rate_limit_middleware(),
+        )
         handlers_of_errors = dict(litestar_options.pop("exception_handlers", None) or {})
         handled = {404, NotFoundException, HTTPException, Exception} & handlers_of_errors.keys()
         if isinstance(server, Executor) and not handled:

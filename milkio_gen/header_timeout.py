@@ -1,0 +1,76 @@
+"""A deadline for each request's head, for uvicorn, which has none.
+
+uvicorn waits for a request's headers as long as they trickle in: a client that sends a byte
+now and then holds a connection, and its file descriptor, for ever, and enough such clients
+(a slowloris) leave none for anybody else. Here a connection whose request line and headers
+are not all in within `seconds` of its opening, or of the end of its previous answer, is
+closed. A request whose head arrived in time may take as long as it needs: a stream runs for
+hours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+__all__ = ["with_header_timeout"]
+
+logger = logging.getLogger("milkio_gen.server")
+
+
+def with_header_timeout(protocol: type[Any], seconds: float) -> type[Any]:
+    """uvicorn's HTTP protocol class `protocol` (httptools' or h11's), with the deadline."""
+
+    class HeaderTimeout(protocol):
+        _head_deadline: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # pyright: ignore[reportIncompatibleMethodOverride]
+            super().connection_made(transport)  # pyright: ignore[reportUnknownMemberType]
+            self._await_head()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()  # pyright: ignore[reportUnknownMemberType]
+            if not self.transport.is_closing():
+                self._await_head()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._head_deadline is not None:
+                self._head_deadline.cancel()
+            super().connection_lost(exc)  # pyright: ignore[reportUnknownMemberType]
+
+        def _await_head(self) -> None:
+            if self._head_deadline is not None:
+                self._head_deadline.cancel()
+            self._head_deadline = self.loop.call_later(seconds, self._head_overdue)
+
+        def _head_overdue(self) -> None:
+            self._head_deadline = None
+            cycle = self.cycle
+            if cycle is not None and not cycle.response_complete:
+                return  # the head came: the request is being served
+            if not self.transport.is_closing():
+                logger.info(
+                    "closed a connection from %s: no complete request head within %gs",
+                    _address(self.client),
+                    seconds,
+                )
+                self.transport.close()
+
+    HeaderTimeout.__name__ = HeaderTimeout.__qualname__ = f"HeaderTimeout{protocol.__name__}"
+    return HeaderTimeout
+
+
+def _address(client: Any) -> str:
+    return f"{client[0]}:{client[1]}" if client else "an unknown client"
+
+
+def default_protocol() -> type[Any]:
+    """The protocol class uvicorn's `http="auto"` picks: httptools' when it is installed."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings httptools
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        return H11Protocol
+    return HttpToolsProtocol
