@@ -61,6 +61,23 @@ async def talk(base_url: str) -> None:
         else:
             print(f"  fail: {order.fail.code}: {order.fail.message}")
 
+        print("-- account/me: refused without a token, by the app's `authenticate` hook")
+        anonymous = await client.account.me.execute()
+        if not anonymous:
+            print(f"  fail: {anonymous.fail.code}: {anonymous.fail.message}")
+        session = await client.account.login.execute(params={"name": "furina"})
+        if not session:
+            raise SystemExit(f"account/login failed: {session.fail.message}")
+        token = session.data.token
+
+    async def bearer() -> dict[str, str]:
+        """Called before every request: where a client would refresh an expiring token."""
+        return {"authorization": f"Bearer {token}"}
+
+    async with AsyncClient(base_url=base_url, headers=bearer) as signed_in:
+        me = await signed_in.account.me.execute()
+        print("  signed in as:", me.data.name if me else me.fail.message)
+
 
 def main() -> None:
     port = free_port()

@@ -93,9 +93,23 @@ def serve(
 
 
 class _Server(uvicorn.Server):
+    async def startup(self, sockets: Any = None) -> None:
+        _app_logs_at(self.config.log_level)
+        await super().startup(sockets)
+
     async def shutdown(self, sockets: Any = None) -> None:
         _stop_open_streams()
         await super().shutdown(sockets)
+
+
+def _app_logs_at(level: str | int | None) -> None:
+    """The app's own lines (the execute lines, the actions') at the server's log level: the
+    app's logging set-up, made as it was imported, logs from INFO whatever the server says."""
+    if isinstance(level, str):
+        level = logging.getLevelNamesMapping().get(level.upper(), logging.DEBUG)  # trace: DEBUG
+    if level is not None:
+        logging.getLogger().setLevel(level)
+        logging.getLogger("milkio_gen").setLevel(level)
 
 
 def _serve_plain(options: _Options, listening: socket.socket | None) -> None:
@@ -131,6 +145,7 @@ def _serve_tls(options: _Options, listening: socket.socket | None) -> None:
     config.errorlog = logging.getLogger("hypercorn.error")
     config.errorlog.setLevel(config.loglevel)
     app = import_from_string(options.app)
+    _app_logs_at(options.log_level)
 
     async def main() -> None:
         stopping = asyncio.Event()
