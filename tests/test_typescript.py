@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from milkio_gen.http_settings import HttpSettings
+from milkio_gen.runtime.server import create_app, create_router
 
-from tests.conftest import RunningServer, run_in_ts
+from tests.conftest import GeneratedPackage, RunningServer, run_in_ts, serve_in_thread
 from tests.fault_proxy import FaultProxy, Faults, Unanswered
 
 
@@ -43,17 +45,27 @@ def fault_proxies(probe_server: RunningServer) -> Iterator[dict[str, str]]:
             proxy.close()
 
 
+@pytest.fixture
+def rate_limited_server(probe: GeneratedPackage) -> Iterator[RunningServer]:
+    """The probe app with a rate limit of two calls a second for each client."""
+    server = probe.server
+    router = create_router(server.apis, fail_codes=server.fail_codes)
+    yield from serve_in_thread(create_app(router, http=HttpSettings(rate_limit=("second", 2))))
+
+
 @pytest.mark.timeout(300)
 def test_node_runs_the_client_against_the_servers(
     compiled: Path,
     example_server: RunningServer,
     probe_server: RunningServer,
+    rate_limited_server: RunningServer,
     fault_proxies: dict[str, str],
 ) -> None:
     environment = {
         **os.environ,
         "BASE_URL": example_server.base_url,
         "PROBE_URL": probe_server.base_url,
+        "RATE_LIMITED_URL": rate_limited_server.base_url,
         **fault_proxies,
     }
     tests = compiled / "tests" / "ts" / "src" / "client.test.js"

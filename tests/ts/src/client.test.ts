@@ -9,6 +9,8 @@ import { createClient as createProbeClient } from "../probe/client.js";
 
 const baseUrl = process.env.BASE_URL ?? "";
 const probeUrl = process.env.PROBE_URL ?? "";
+/** The probe app with a rate limit of two calls a second for each client. */
+const rateLimitedUrl = process.env.RATE_LIMITED_URL ?? "";
 /** Fault proxies in front of the probe server, each with one fault set. */
 const faulty = {
   cut: process.env.CUT_URL ?? "",
@@ -283,6 +285,19 @@ describe("plain SSE", () => {
 
 describe("retries, resume and timeouts", () => {
   const quick = { attempts: 4, backoff: 10, maxBackoff: 50 };
+
+  test("a call past the rate limit waits as long as its Retry-After says, then succeeds", async () => {
+    const limited = createProbeClient({ baseUrl: rateLimitedUrl });
+    for (let call = 0; call < 2; call++) assert.equal((await limited.execute("custom/place")).success, true);
+    const refused = await limited.execute("custom/place");
+    assert.equal(refused.success, false);
+    if (!refused.success) assert.equal(refused.fail.code, "TOO_MANY_REQUESTS");
+    const retrying = createProbeClient({ baseUrl: rateLimitedUrl, retry: { ...quick, jitter: false } });
+    const started = Date.now();
+    const result = await retrying.execute("custom/place");
+    assert.equal(result.success, true);
+    assert.ok(Date.now() - started >= 900, "the second of Retry-After, not the 10 ms backoff");
+  });
 
   test("a tracked stream resumes after each cut with nothing lost or repeated", async () => {
     const retrying = createProbeClient({ baseUrl: probeUrl, retry: quick });
