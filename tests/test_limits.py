@@ -86,7 +86,7 @@ async def test_streams_past_the_cap_of_a_client_get_a_retryable_fail(
         for iterator in iterators:
             await iterator.__anext__()  # each stream is open on the server
         refused = client.execute_stream("lifecycle/forever", params={"key": "capped-refused"})
-        assert [chunk async for chunk in refused.stream] == []
+        assert await asyncio.wait_for(anext(aiter(refused.stream), None), 5) is None
         result = refused.get_result()
         assert not result
         assert result.fail.code == "TOO_MANY_STREAMS"
@@ -165,3 +165,34 @@ async def test_a_client_with_retries_waits_as_long_as_the_rate_limit_says(
         waited = time.monotonic() - started
     assert third, "retried once the window had passed"
     assert waited >= 0.9, "the Retry-After of a second was honoured, not the 10 ms backoff"
+
+
+async def test_the_cap_is_per_client_address(
+    probe: GeneratedPackage, capped: RunningServer
+) -> None:
+    """A client at its cap leaves the others their streams: 127.0.0.2 is another address on
+    the same loopback."""
+    async with probe.client.AsyncClient(base_url=capped.base_url) as greedy:
+        calls = [
+            greedy.execute_stream("lifecycle/forever", params={"key": f"greedy-{index}"})
+            for index in range(3)
+        ]
+        # Kept: a stream iterator that is collected closes its connection.
+        held = [aiter(call.stream) for call in calls]
+        for iterator in held:
+            assert await anext(iterator) == "ready"
+        transport = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+        async with (
+            httpx.AsyncClient(transport=transport) as http,
+            probe.client.AsyncClient(base_url=capped.base_url, http_client=http) as other,
+        ):
+            call = other.execute_stream("lifecycle/forever", params={"key": "other-address"})
+            assert await anext(aiter(call.stream)) == "ready"
+            await call.aclose()
+        refused = greedy.execute_stream("lifecycle/forever", params={"key": "greedy-refused"})
+        assert await asyncio.wait_for(anext(aiter(refused.stream), None), 5) is None
+        result = refused.get_result()
+        assert not result
+        assert result.fail.code == "TOO_MANY_STREAMS"
+        for call in calls:
+            await call.aclose()
