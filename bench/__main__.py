@@ -6,7 +6,8 @@ parallel: they share the machine's cores):
 (a) stream throughput `bench.streams`, (b) time to first chunk `bench.first_chunk`, (c) idle
 streams `bench.idle`, (d) cancel latency `bench.cancel`, (e) build `bench.build`, (f) the loop
 of `milkio-gen dev`, from a save to a server that serves it, `bench.loop`, (g) streams
-through nginx and over HTTP/2, `bench.deploy`. Each runs
+through nginx and over HTTP/2, `bench.deploy`, (h) what the execute log line and the hooks
+cost a call and a chunk, `bench.execute`. Each runs
 with its default options, or the smaller ones of its `QUICK` with `--quick`; its table is
 printed as it ends, and every scenario's figures are written to one JSON file (and, without
 `--quick`, also to the scenario's own `bench/results/<name>.json`). Scenarios are
@@ -21,7 +22,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from bench import build, cancel, deploy, first_chunk, idle, loop, streams
+from bench import build, cancel, deploy, execute, first_chunk, idle, loop, streams
 from bench.servers import RESULTS, write_json
 
 SCENARIOS: dict[str, ModuleType] = {
@@ -32,6 +33,7 @@ SCENARIOS: dict[str, ModuleType] = {
     "build": build,
     "loop": loop,
     "deploy": deploy,
+    "execute": execute,
 }
 
 

@@ -274,6 +274,7 @@ def serve(
     from pydantic import ValidationError
 
     from .http_settings import HttpSettings
+    from .server_settings import ServerSettings
     from .serving import TLS_MISSING
     from .serving import serve as serve_app
 
@@ -307,6 +308,11 @@ def serve(
         http = HttpSettings(**config.http)
     except ValidationError as error:
         console.error(f"error: the HTTP settings (MILKIO_HTTP_*, serve options): {error}")
+        raise typer.Exit(2) from None
+    try:
+        ServerSettings(**config.server)
+    except ValidationError as error:
+        console.error(f"error: the server settings (MILKIO_SERVER_*): {error}")
         raise typer.Exit(2) from None
     sys.path.insert(0, str(Path.cwd()))
     module = ".".join(config.out.with_suffix("").parts)

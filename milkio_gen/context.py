@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack
 from contextvars import ContextVar
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Generic
+from typing import TYPE_CHECKING, Any, Generic, overload
 
 from typing_extensions import TypeVar
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from .tracked import Tracked
 
 MessageT = TypeVar("MessageT")
+DependencyT = TypeVar("DependencyT")
 MetaT = TypeVar("MetaT", bound=ApiMeta, default=ApiMeta, covariant=True)
 
 __all__ = ["Context", "current_execute_id"]
@@ -82,6 +84,8 @@ class Context(Generic[MetaT]):
         self._subscriptions: list[AsyncGenerator[Any, None]] = []
         self._dependencies: dict[str, Any] = {}
         self._cleanups: AsyncExitStack | None = None
+        self._resolving = asyncio.Lock()
+        self._closed = False
 
     @property
     def meta(self) -> MetaT:
@@ -148,23 +152,37 @@ class Context(Generic[MetaT]):
         """The Litestar app's state (`app.state`): what the app set up for its handlers."""
         return self._scope["litestar_app"].state
 
-    async def dependency(self, name: str) -> Any:
+    @overload
+    async def dependency(self, name: str) -> Any: ...
+    @overload
+    async def dependency(self, name: str, kind: type[DependencyT]) -> DependencyT: ...
+    async def dependency(self, name: str, kind: type[Any] | None = None) -> Any:
         """The app's dependency `name`, as Litestar gives it to its own handlers: declared
-        with `dependencies={"db": Provide(...)}` on the app or a router above the APIs. A
-        generator dependency is cleaned up once the call has ended; a name asked twice in
-        one call is resolved once."""
-        if name not in self._dependencies:
-            from .runtime.server.dependencies import resolve_dependency
+        with `dependencies={"db": Provide(...)}` on the app or a router above the APIs;
+        `kind` types it for the editor (`await context.dependency("db", Database)`).
 
-            if self._cleanups is None:
-                self._cleanups = AsyncExitStack()
-            self._dependencies[name] = await resolve_dependency(self.request, name, self._cleanups)
+        A name asked again in the same call gives the same value. A generator dependency
+        is cleaned up once the call has ended, after the `after_execute` hooks; if the call
+        did not succeed, what ended it is thrown into the generator at its `yield` (the
+        action's exception, or `CallEnded`), so it can roll back rather than commit."""
+        if self._closed:
+            raise RuntimeError("the call has ended: its dependencies are cleaned up")
+        async with self._resolving:  # two tasks of one call asking at once get one value
+            if name not in self._dependencies:
+                from .runtime.server.dependencies import resolve_dependency
+
+                if self._cleanups is None:
+                    self._cleanups = AsyncExitStack()
+                value = await resolve_dependency(self.request, name, self._cleanups)
+                self._dependencies[name] = value
         return self._dependencies[name]
 
-    async def close(self) -> None:
+    async def close(self, error: BaseException | None = None) -> None:
         """End what the call holds: its subscriptions, so none outlives its stream (even one
-        the action left suspended in its loop), and its generator dependencies. The server
-        calls it once the action has ended."""
+        the action left suspended in its loop), and its generator dependencies, into which
+        `error`, what ended the call without success, is thrown. The server calls it once
+        the call has ended and its `after_execute` hooks have run."""
+        self._closed = True
         subscriptions, self._subscriptions = self._subscriptions, []
         try:
             for subscription in subscriptions:
@@ -172,4 +190,7 @@ class Context(Generic[MetaT]):
         finally:
             cleanups, self._cleanups = self._cleanups, None
             if cleanups is not None:
-                await cleanups.aclose()
+                if error is None:
+                    await cleanups.aclose()
+                else:
+                    await cleanups.__aexit__(type(error), error, error.__traceback__)

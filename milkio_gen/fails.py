@@ -128,6 +128,12 @@ class UnsupportedMediaTypeData(BaseModel):
     expected: str
 
 
+class RequestTimeoutData(BaseModel):
+    """Seconds the body may take to arrive."""
+
+    seconds: float
+
+
 class TooManyStreamsData(BaseModel):
     """The cap of streams one client may hold open at once."""
 
@@ -242,6 +248,12 @@ BUILTIN_FAIL_CODES: Mapping[str, FailCode[Any]] = {
             lambda data: f"The body is read as {data.expected}, not {data.received}",
             "The request's `Content-Type` is not JSON; a form post is refused, so a page of "
             "another site cannot call the API with the user's cookies.",
+        ),
+        _builtin(
+            "REQUEST_TIMEOUT",
+            RequestTimeoutData,
+            lambda data: f"The request's body took over {data.seconds:g}s to arrive",
+            "The request's body arrived slower than the server waits for one.",
         ),
         _builtin(
             "TOO_MANY_STREAMS",

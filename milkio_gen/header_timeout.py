@@ -1,11 +1,13 @@
-"""A deadline for each request's head, for uvicorn, which has none.
+"""A deadline and a size cap for each request's head, for uvicorn, which has neither.
 
 uvicorn waits for a request's headers as long as they trickle in: a client that sends a byte
 now and then holds a connection, and its file descriptor, for ever, and enough such clients
-(a slowloris) leave none for anybody else. Here a connection whose request line and headers
-are not all in within `seconds` of its opening, or of the end of its previous answer, is
-closed. A request whose head arrived in time may take as long as it needs: a stream runs for
-hours.
+(a slowloris) leave none for anybody else. With httptools, the parser it prefers, it also
+keeps every header line it is sent, without a bound. Here a connection whose request line
+and headers are not all in within `seconds` of its opening, or of the end of its previous
+answer, or that sends more than `MAX_HEAD_BYTES` of them, is closed. A request whose head
+arrived in time may take as long as it needs: a stream runs for hours. A connection
+upgraded to a WebSocket is left alone.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ import asyncio
 import logging
 from typing import Any
 
-__all__ = ["with_header_timeout"]
+__all__ = ["MAX_HEAD_BYTES", "with_header_timeout"]
+
+MAX_HEAD_BYTES = 64 * 1024
+"""The most a request line and its headers may take: twice what nginx reads by default."""
 
 logger = logging.getLogger("milkio_gen.server")
 
@@ -24,6 +29,21 @@ def with_header_timeout(protocol: type[Any], seconds: float) -> type[Any]:
 
     class HeaderTimeout(protocol):
         _head_deadline: asyncio.TimerHandle | None = None
+        _head_bytes = 0
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)  # pyright: ignore[reportUnknownMemberType]
+            if not self._awaiting_head():
+                self._head_bytes = 0
+                return
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES and not self.transport.is_closing():
+                logger.info(
+                    "closed a connection from %s: a request head over %d bytes",
+                    _address(self.client),
+                    MAX_HEAD_BYTES,
+                )
+                self.transport.close()
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # pyright: ignore[reportIncompatibleMethodOverride]
             super().connection_made(transport)  # pyright: ignore[reportUnknownMemberType]
@@ -40,14 +60,21 @@ def with_header_timeout(protocol: type[Any], seconds: float) -> type[Any]:
             super().connection_lost(exc)  # pyright: ignore[reportUnknownMemberType]
 
         def _await_head(self) -> None:
+            self._head_bytes = 0
             if self._head_deadline is not None:
                 self._head_deadline.cancel()
             self._head_deadline = self.loop.call_later(seconds, self._head_overdue)
 
+        def _awaiting_head(self) -> bool:
+            """No request is being served: the next one's head is awaited."""
+            cycle = self.cycle
+            return cycle is None or cycle.response_complete
+
         def _head_overdue(self) -> None:
             self._head_deadline = None
-            cycle = self.cycle
-            if cycle is not None and not cycle.response_complete:
+            if self.transport.get_protocol() is not self:
+                return  # upgraded: a WebSocket's protocol serves the connection now
+            if not self._awaiting_head():
                 return  # the head came: the request is being served
             if not self.transport.is_closing():
                 logger.info(

@@ -19,14 +19,14 @@ HookT = TypeVar("HookT", bound=Callable[..., Any])
 
 HookKind = Literal["before_execute", "on_chunk", "after_execute"]
 
-OutcomeName = Literal["success", "fail", "stopped"]
+Status = Literal["success", "fail", "stopped"]
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """How an execute ended, as `after_execute` hooks and the execute log line see it."""
 
-    outcome: OutcomeName
+    status: Status
     """`success`; `fail` (the call ended with a fail: `fail_code` says which); or `stopped`:
     the server stopped the stream before its action ended (`stop_reason` says why)."""
     duration: float
@@ -42,7 +42,7 @@ class Outcome:
 
     @property
     def success(self) -> bool:
-        return self.outcome == "success"
+        return self.status == "success"
 
 
 @dataclass(frozen=True, slots=True)

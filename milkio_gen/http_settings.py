@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Self
+from typing import TYPE_CHECKING, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -18,7 +18,6 @@ from .environment import EnvironmentFirst
 if TYPE_CHECKING:
     from litestar import Router
     from litestar.config.cors import CORSConfig
-    from litestar.middleware.base import DefineMiddleware
 
 __all__ = ["HttpOptions", "HttpSettings"]
 
@@ -44,10 +43,6 @@ class HttpOptions(BaseModel):
     not `"*"`."""
     cors_max_age: int = Field(default=600, ge=0)
     """Seconds a browser may keep a preflight's answer."""
-    rate_limit: tuple[Literal["second", "minute", "hour", "day"], int] | None = None
-    """Calls one client address may make per unit of time (`["minute", 600]`), counted by
-    Litestar's rate-limit middleware in each server process; one more fails with the
-    retryable `TOO_MANY_REQUESTS`. None: no limit. Pages are not counted."""
     static: dict[str, str] = Field(default_factory=dict[str, str])
     """Directories served as they are, by URL path (`{"/web" = "web/dist"}`), relative to the
     directory the server runs in; `index.html` answers for a directory."""
@@ -75,7 +70,9 @@ class HttpSettings(EnvironmentFirst, HttpOptions):  # pyright: ignore[reportInco
     and tables: `MILKIO_HTTP_CORS_ORIGINS='["https://app.example.com"]'`) override those given.
     """
 
-    model_config = SettingsConfigDict(env_prefix="MILKIO_HTTP_", extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="MILKIO_HTTP_", env_parse_none_str="null", extra="forbid", frozen=True
+    )
 
     def cors_config(self) -> CORSConfig | None:
         """Litestar's CORS for the listed origins; None when there are none."""
@@ -90,14 +87,6 @@ class HttpSettings(EnvironmentFirst, HttpOptions):  # pyright: ignore[reportInco
             allow_credentials=self.cors_credentials,
             max_age=self.cors_max_age,
         )
-
-    def rate_limit_middleware(self) -> list[DefineMiddleware]:
-        """Litestar's rate-limit middleware for the API router, when a limit is set."""
-        from litestar.middleware.rate_limit import RateLimitConfig
-
-        if self.rate_limit is None:
-            return []
-        return [RateLimitConfig(rate_limit=self.rate_limit).middleware]
 
     def static_routers(self) -> list[Router]:
         """A router per served directory; a directory that does not exist is skipped, with a

@@ -4,6 +4,8 @@ start-up, which win, so a deployment tunes them without a new build."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
 
@@ -19,7 +21,14 @@ class ServerOptions(BaseModel):
 
     max_body_size: int = Field(default=1024 * 1024, ge=0)
     """Largest request body accepted, in bytes; larger ones fail with `PAYLOAD_TOO_LARGE`."""
-    max_streams_per_client: int | None = Field(default=100, ge=1)
+    body_timeout: float | None = Field(default=30.0, gt=0)
+    """Seconds a request's body may take to arrive once its head has; a slower one fails
+    with `REQUEST_TIMEOUT`. None: wait forever."""
+    rate_limit: tuple[Literal["second", "minute", "hour", "day"], int] | None = None
+    """Calls one client address may make per unit of time (`["minute", 600]`), counted by
+    Litestar's rate-limit middleware in each server process; one more fails with the
+    retryable `TOO_MANY_REQUESTS`, which says when to call again. None: no limit."""
+    max_streams_per_client: int | None = Field(default=200, ge=1)
     """Streams one client address may hold open at once in a server process; one more fails
     with the retryable `TOO_MANY_STREAMS`. None: no cap. Behind a proxy, let the server see
     the client's own address (uvicorn's `--forwarded-allow-ips`), or every client is one."""

@@ -151,6 +151,39 @@ def test_cancel_benchmark_times_every_way_of_stopping_and_writes_its_figures(
 
 
 @pytest.mark.timeout(300)
+def test_execute_benchmark_measures_the_log_line_and_the_hooks_beside_a_reference(
+    tmp_path: Path,
+) -> None:
+    arguments = ("--calls", "100", "--connections", "2", "--chunks", "2000", "--rounds", "1")
+    printed, figures = run_benchmark("bench.execute", tmp_path / "execute.json", *arguments)
+    assert "plain calls (calls/ping)" in printed
+    plain, streams = figures["results"]["plain"], figures["results"]["streams"]
+    assert set(plain) == {
+        "(ref) no hooks, log line off",
+        "(a) log line on",
+        "(b) 3 sync hooks, log line off",
+        "(c) 3 sync hooks and log line",
+    }
+    for row in plain.values():
+        assert 0 < row["p50_ms"] <= row["p99_ms"]
+        assert row["calls_per_s"] > 0
+        assert row["server_us"] >= 0
+    assert plain["(ref) no hooks, log line off"]["p50_x"] == 1
+    # A line for every call where it is on, none where it is off.
+    lines = figures["log_lines"]
+    assert lines["(ref) no hooks, log line off"] == lines["(b) 3 sync hooks, log line off"] == 0
+    assert lines["(a) log line on"] == lines["(c) 3 sync hooks and log line"] > 200
+    assert set(streams) == {
+        "(ref) no on_chunk hook",
+        "one sync on_chunk hook",
+        "two on_chunk hooks, one async",
+    }
+    for row in streams.values():
+        assert row["chunks_per_s"] > 0
+        assert row["server_us"] >= 0
+
+
+@pytest.mark.timeout(300)
 def test_every_benchmark_runs_in_one_quick_command(tmp_path: Path) -> None:
     printed, figures = run_benchmark("bench", tmp_path / "all.json", "--quick")
     assert figures["quick"] is True
@@ -162,6 +195,7 @@ def test_every_benchmark_runs_in_one_quick_command(tmp_path: Path) -> None:
         "build",
         "loop",
         "deploy",
+        "execute",
     ]
     for name in figures["scenarios"]:
         assert f"== {name}: python -m bench.{name}" in printed

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,16 @@ def fresh_events() -> None:
     OUTCOMES.clear()
 
 
+async def after_hooks_ran() -> None:
+    """Wait for the after hooks, which run once the answer is sent, so a client may have it
+    first; `outer`, registered first, runs last."""
+    for _ in range(500):
+        if OUTCOMES:
+            return
+        await asyncio.sleep(0.01)
+    pytest.fail("the after hooks did not run")
+
+
 async def test_hooks_run_in_their_order_around_the_action(
     hooked: GeneratedPackage, server: RunningServer
 ) -> None:
@@ -39,6 +50,7 @@ async def test_hooks_run_in_their_order_around_the_action(
         result = await client.calls.whoami.execute()
     assert result
     assert result.data == "ada"
+    await after_hooks_ran()
     assert EVENTS == [
         "before:first:calls/whoami",
         "before:authenticate",
@@ -60,6 +72,7 @@ async def test_a_before_hook_rejects_with_a_typed_fail_and_the_action_never_runs
     assert not result
     assert isinstance(result.fail, hooked.client.UnauthorizedFail)
     assert result.fail.data.reason == "no token"
+    await after_hooks_ran()
     assert "action:whoami" not in EVENTS
     assert EVENTS[-1] == "after:outer:fail"
     assert OUTCOMES[0].fail_code == "UNAUTHORIZED"
@@ -99,6 +112,7 @@ async def test_an_after_hook_that_raises_changes_nothing_for_the_client(
         result = await client.calls.broken_after.execute()
     assert result
     assert result.data == "fine"
+    await after_hooks_ran()
     assert EVENTS[-1] == "after:outer:success", "the other after hooks still ran"
     (record,) = [r for r in caplog.records if r.name == "milkio_gen.server"]
     assert "after_execute hook inner raised" in record.getMessage()
@@ -111,6 +125,7 @@ async def test_chunk_hooks_see_every_chunk_in_order(
         call = client.calls.say.execute_stream(params={"words": ["a", "b", "c"]})
         assert [chunk async for chunk in call.stream] == ["a", "b", "c"]
     assert call.get_result()
+    await after_hooks_ran()
     assert EVENTS[2:] == [
         "chunk:a",
         "chunk:b",
@@ -141,6 +156,7 @@ async def test_a_chunk_hook_rejects_and_ends_the_stream_with_its_fail(
     assert not result
     assert isinstance(result.fail, hooked.client.TooLoudFail)
     assert result.fail.data == "LOUD"
+    await after_hooks_ran()
     assert "chunk:never" not in EVENTS
     assert "action:say:finally" in EVENTS, "the action's generator was closed"
     assert OUTCOMES[0].fail_code == "TOO_LOUD"
@@ -166,20 +182,11 @@ async def test_a_stream_the_client_stops_ends_with_a_stopped_outcome(
         async for chunk in call.stream:
             if chunk == 3:
                 break
-    for _ in range(200):
-        if OUTCOMES:
-            break
-        await _pause()
+    await after_hooks_ran()
     (outcome,) = OUTCOMES
-    assert outcome.outcome == "stopped"
+    assert outcome.status == "stopped"
     assert outcome.stop_reason == "disconnected"
     assert outcome.chunks >= 4
-
-
-async def _pause() -> None:
-    import asyncio
-
-    await asyncio.sleep(0.01)
 
 
 def test_the_manifest_lists_the_hooks_in_the_order_they_run(hooked: GeneratedPackage) -> None:
@@ -256,7 +263,8 @@ def test_an_api_without_hooks_keeps_meta_to_what_the_server_reads(tmp_path: Path
 def test_the_example_apps_generated_server_passes_its_hooks() -> None:
     server = (ROOT / "generated" / "server.py").read_text()
     assert "from examples.app.hooks import hooks as _hooks" in server
-    assert "create_router(apis, fail_codes=fail_codes, hooks=hooks, settings=settings)" in server
+    assert "create_router(apis, settings=settings)" in server
+    assert "fail_codes=fail_codes,\n    hooks=hooks," in server
 
 
 def test_a_line_logged_by_any_code_during_a_call_names_its_execute_id(
@@ -297,3 +305,30 @@ def test_a_line_logged_by_any_code_during_a_call_names_its_execute_id(
     assert f"[{execute_id}] a library logs while serving ada" in library_line
     (execute_line,) = [line for line in output.splitlines() if "milkio_gen.execute" in line]
     assert f"[{execute_id}] calls/whoami success in " in execute_line
+
+
+@pytest.mark.parametrize(
+    ("path", "params"), [("calls/picky", {"value": 1}), ("calls/self-cancelled", None)]
+)
+async def test_errors_outside_the_actions_code_are_fails_the_after_hooks_see(
+    hooked: GeneratedPackage, server: RunningServer, path: str, params: object
+) -> None:
+    """A validator raising what pydantic does not wrap, an action whose own await was
+    cancelled: an `INTERNAL_SERVER_ERROR` envelope, never the server's 500 page."""
+    async with hooked.client.AsyncClient(base_url=server.base_url) as client:
+        result = await client.execute(path, params=params)  # pyright: ignore[reportCallIssue, reportArgumentType]
+    assert not result
+    assert result.fail.code == "INTERNAL_SERVER_ERROR"
+    assert result.execute_id is not None
+    await after_hooks_ran()
+    assert OUTCOMES[0].fail_code == "INTERNAL_SERVER_ERROR"
+
+
+async def test_a_content_type_refusal_comes_before_any_hook(server: RunningServer) -> None:
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(
+            f"{server.base_url}/calls/whoami", headers={"content-type": "text/plain"}
+        )
+    assert answer.json()["fail"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+    await asyncio.sleep(0.1)
+    assert EVENTS == []

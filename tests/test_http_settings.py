@@ -176,3 +176,29 @@ def test_a_bad_environment_setting_stops_serve_with_exit_code_2(tmp_path: Path) 
     assert refused.returncode == 2
     assert "MILKIO_HTTP_" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+
+def test_a_bad_server_setting_stops_serve_with_exit_code_2() -> None:
+    milkio_gen = str(Path(sys.executable).parent / "milkio-gen")
+    refused = subprocess.run(
+        [milkio_gen, "serve"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "MILKIO_SERVER_MAX_STREAMS_PER_CLIENT": "zero"},
+    )  # fmt: skip
+    assert refused.returncode == 2
+    assert "MILKIO_SERVER_" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_null_in_the_environment_lifts_a_limit_set_at_build_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from milkio_gen.server_settings import ServerSettings
+
+    monkeypatch.setenv("MILKIO_SERVER_RATE_LIMIT", "null")
+    monkeypatch.setenv("MILKIO_SERVER_MAX_STREAMS_PER_CLIENT", "null")
+    settings = ServerSettings(rate_limit=("minute", 10), max_streams_per_client=5)
+    assert settings.rate_limit is None
+    assert settings.max_streams_per_client is None
+    monkeypatch.setenv("MILKIO_SERVER_RATE_LIMIT", '["second", 3]')
+    assert ServerSettings().rate_limit == ("second", 3)

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from milkio_gen.http_settings import HttpSettings
 from milkio_gen.runtime.server import ServerSettings, create_app, create_router
 
 from tests.conftest import GeneratedPackage, RunningServer, serve_in_thread
@@ -26,16 +25,19 @@ def capped(probe: GeneratedPackage) -> Iterator[RunningServer]:
     yield from serve_in_thread(create_app(router))
 
 
+@pytest.mark.parametrize("body", [b"{}", b""], ids=["body", "empty"])
 @pytest.mark.parametrize(
     "content_type",
     ["text/plain;charset=UTF-8", "application/x-www-form-urlencoded", "multipart/form-data"],
 )
 async def test_a_body_that_is_not_json_is_refused_by_its_content_type(
-    probe_server: RunningServer, content_type: str
+    probe_server: RunningServer, content_type: str, body: bytes
 ) -> None:
+    """What a form or a page of another site may post without asking the browser, empty
+    or not: refused, so such a page cannot call an API with the user's cookies."""
     async with httpx.AsyncClient(base_url=probe_server.base_url) as http:
         answer = await http.post(
-            "/custom/place", content=b"{}", headers={"content-type": content_type}
+            "/custom/place", content=body, headers={"content-type": content_type}
         )
     fail = answer.json()["fail"]
     assert fail["code"] == "UNSUPPORTED_MEDIA_TYPE"
@@ -114,8 +116,8 @@ async def test_streams_past_the_cap_of_a_client_get_a_retryable_fail(
 def rate_limited(probe: GeneratedPackage) -> Iterator[RunningServer]:
     """The probe app with three calls a minute for each client."""
     server = probe.server
-    router = create_router(server.apis, fail_codes=server.fail_codes)
-    yield from serve_in_thread(create_app(router, http=HttpSettings(rate_limit=("minute", 3))))
+    router = create_router(server.apis, settings=ServerSettings(rate_limit=("minute", 3)))
+    yield from serve_in_thread(create_app(router))
 
 
 async def test_calls_past_the_rate_limit_get_a_retryable_fail_with_retry_after(
@@ -149,8 +151,8 @@ async def test_calls_past_the_rate_limit_get_a_retryable_fail_with_retry_after(
 @pytest.fixture(scope="module")
 def per_second(probe: GeneratedPackage) -> Iterator[RunningServer]:
     server = probe.server
-    router = create_router(server.apis, fail_codes=server.fail_codes)
-    yield from serve_in_thread(create_app(router, http=HttpSettings(rate_limit=("second", 2))))
+    router = create_router(server.apis, settings=ServerSettings(rate_limit=("second", 2)))
+    yield from serve_in_thread(create_app(router))
 
 
 async def test_a_client_with_retries_waits_as_long_as_the_rate_limit_says(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
 import pytest
@@ -10,6 +11,8 @@ from httpx_sse._decoders import SSELineDecoder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from milkio_gen.runtime.sse import PING, ServerSentEvent, SSEDecoder, encode_event
+
+from tests.fuzz.targets import check_sse, spec_parse
 
 Ev = ServerSentEvent
 
@@ -231,3 +234,62 @@ def test_agrees_with_httpx_sse(text: str, size: int) -> None:
     ]
     assert ours == httpx_parse(chunks)
     assert ours
+
+
+# --- hostile input: any bytes, against the spec's own algorithm --------------------------
+
+
+# Lines of fields, known or not, with values of any bytes but line breaks; blank lines; and
+# pieces that break the form: so that random streams hold events, ids and near misses.
+field_values = st.binary(max_size=12).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
+field_lines = st.builds(
+    lambda name, colon, value: name + colon + value,
+    st.sampled_from([b"data"] * 4 + [b"id", b"event", b"retry", b"dat", b"", b"\xef\xbb\xbfdata"]),
+    st.sampled_from([b":", b": ", b"", b"::"]),
+    field_values | st.sampled_from([b"12", b" 7", b"\0", b"x\0y", b"\xff\xfe"]),
+)
+sse_lines = st.one_of(
+    field_lines, field_lines, st.just(b""), st.just(b": ping"), st.binary(max_size=6)
+)
+sse_streams = st.builds(
+    lambda bom, lines, endings, tail: (
+        bom + b"".join(line + endings[i % len(endings)] for i, line in enumerate(lines)) + tail
+    ),
+    st.sampled_from([b"", b"\xef\xbb\xbf", b"\xef\xbb"]),
+    st.lists(sse_lines, max_size=30),
+    st.lists(st.sampled_from([b"\n", b"\r", b"\r\n", b"\n\n"]), min_size=1, max_size=4),
+    st.binary(max_size=8),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(stream=st.one_of(sse_streams, sse_streams, st.binary(max_size=200)), data=st.data())
+def test_property_any_bytes_in_any_pieces_decode_as_the_spec_says(
+    stream: bytes, data: st.DataObject
+) -> None:
+    check_sse(stream, data.draw(st.lists(st.integers(min_value=0), max_size=10)))
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "stream",
+    [
+        b"data:" + b"x" * 300_000 + b"\n\n",  # one long line
+        b"data:x\n" * 50_000 + b"\n",  # one event of many lines
+        b"data:x\r" * 50_000 + b"\r",  # the same with CR line endings
+        b":" + b"p" * 300_000 + b"\n",  # one long comment
+        b": ping\n" * 50_000,  # keep-alives only
+        b"\r" * 300_000,  # empty lines only
+        b"foo" * 100_000,  # a field without end
+    ],
+    ids=["line", "lines", "cr-lines", "comment", "pings", "crs", "endless-field"],
+)
+def test_a_long_stream_in_one_byte_pieces_takes_linear_time(stream: bytes) -> None:
+    """Each piece must cost about its own size: a decoder that joins or scans its whole
+    buffer per piece would take minutes here."""
+    decoder = SSEDecoder()
+    started = time.perf_counter()
+    events = [event for i in range(len(stream)) for event in decoder.feed(stream[i : i + 1])]
+    elapsed = time.perf_counter() - started
+    assert events == spec_parse(stream)[0]
+    assert elapsed < 10, elapsed

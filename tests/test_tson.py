@@ -10,17 +10,19 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 from uuid import UUID
 
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from milkio_gen.runtime.tson import MAX_SAFE_INTEGER, Tson
-from pydantic import AnyUrl, Base64Bytes, BaseModel, Field, ValidationError
+from milkio_gen.runtime.tson import FEW_ERRORS, MAX_DEPTH, MAX_DIGITS, MAX_SAFE_INTEGER, Tson
+from pydantic import AnyUrl, Base64Bytes, BaseModel, Field, JsonValue, ValidationError
 from pydantic_core import PydanticSerializationError
 from typing_extensions import TypedDict
+
+from tests.fuzz.targets import Leaf, check_tson
 
 VECTORS: dict[str, dict[str, Any]] = {
     vector["name"]: vector
@@ -387,3 +389,177 @@ def test_integers_about_2_to_the_53_are_written_by_their_size(number: int) -> No
     unsafe = abs(number) > MAX_SAFE_INTEGER
     assert (b'"t!bigint:' in wire) == unsafe
     assert Tson(_Token).loads(wire)["counts"] == [number]
+
+
+# --- hostile input: any bytes fail only as validation, alike with TSON or without ---------
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**60), max_value=10**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+    | st.sampled_from(["t!Date:2026-01-01T00:00:00Z", "t!bigint:12345678901234567890", "t!"]),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                ["when", "count", "ratio", "tags", "anything", "big", "children", "leaf"]
+            )
+            | st.text(max_size=4),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=20,
+)
+
+
+def _json_text(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False).encode()
+
+
+# Broken JSON: a document with bytes cut, repeated or replaced, and known troublemakers.
+def _mangle(document: bytes, cuts: list[int], insert: bytes) -> bytes:
+    for cut in cuts:
+        cut %= len(document) + 1
+        document = document[:cut] + insert + document[cut:]
+    return document
+
+
+troublemakers = st.sampled_from(
+    [b"[", b"{", b"]", b"}", b",", b":", b'"', b"\\", b"\\u", b"\\ud800", b"NaN", b"-Infinity",
+     b"1e999", b"9" * 30, b"\xff", b"\xed\xa0\x80", b"\xef\xbb\xbf", b"\0", b'"t!', b"t!bigint:",
+     b"[" * 250, b'{"a":' * 120]
+)  # fmt: skip
+hostile_documents = st.one_of(
+    st.binary(max_size=64),
+    json_values.map(_json_text),
+    st.builds(
+        _mangle,
+        json_values.map(_json_text),
+        st.lists(st.integers(min_value=0), max_size=3),
+        troublemakers | st.binary(max_size=3),
+    ),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=hostile_documents)
+def test_property_any_bytes_are_a_value_or_a_validation_error_alike_with_tson_or_not(
+    data: bytes,
+) -> None:
+    check_tson(data)
+
+
+big_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**MAX_DIGITS - 1), max_value=10**MAX_DIGITS - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(), children),
+    max_leaves=12,
+)
+
+
+class _Holder(BaseModel):
+    when: datetime
+    value: JsonValue
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=big_json_values, depth=st.integers(min_value=0, max_value=MAX_DEPTH - 2))
+def test_property_any_json_value_round_trips_to_the_limits(value: Any, depth: int) -> None:
+    """Integers of up to MAX_DIGITS digits, -0.0, and nesting up to MAX_DEPTH, through the
+    walk (the datetime makes the document TSON)."""
+    from pydantic_core import from_json, to_json
+
+    codec = Tson(_Holder)
+    nested = value
+    for _ in range(depth):
+        nested = [nested]
+    if len(to_json(nested)) > 200_000 or _depth(nested) > MAX_DEPTH - 1:
+        return
+    holder = _Holder(when=datetime(2026, 1, 1, tzinfo=UTC), value=nested)
+    wire = codec.dumps(holder)
+    loaded = codec.loads(wire)
+    assert loaded.when == holder.when
+    assert to_json(loaded.value) == to_json(nested)
+    assert from_json(to_json(loaded.value)) == from_json(to_json(nested))
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, list):
+        return 1 + max((_depth(item) for item in cast(list[Any], value)), default=0)
+    if isinstance(value, dict):
+        items = cast(dict[str, Any], value).values()
+        return 1 + max((_depth(item) for item in items), default=0)
+    return 0
+
+
+@pytest.mark.parametrize(
+    ("document", "kind"),
+    [
+        (b"[" * (MAX_DEPTH + 1) + b"1" + b"]" * (MAX_DEPTH + 1), "json_depth"),
+        (b"9" * (MAX_DIGITS + 1), "json_digits"),
+        (b'"\xff"', "json_utf8"),
+        (b"[NaN]", "json_constant"),
+        (b'["t!", Infinity]', "json_constant"),
+        (b"[1,]", "json_invalid"),
+        (b'["t!", 1,]', "json_invalid"),
+    ],
+)
+def test_a_document_that_is_not_json_says_why(document: bytes, kind: str) -> None:
+    with pytest.raises(ValidationError) as raised:
+        Tson(Any).loads(document)
+    assert [error["type"] for error in raised.value.errors()] == [kind]
+
+
+def test_a_value_with_many_errors_keeps_its_first_alone() -> None:
+    wrong = [{"count": "x"}] * (FEW_ERRORS + 1)
+    with pytest.raises(ValidationError) as raised:
+        Tson(list[Leaf]).loads(json.dumps(wrong).encode())
+    assert raised.value.errors(include_url=False) == [
+        {
+            "type": "int_parsing",
+            "loc": (0, "count"),
+            "msg": "Input should be a valid integer, unable to parse string as an integer",
+            "input": "x",
+        }
+    ]
+    few = [{"count": "x"}] * FEW_ERRORS
+    with pytest.raises(ValidationError) as raised:
+        Tson(list[Leaf]).loads(json.dumps(few).encode())
+    assert raised.value.error_count() == FEW_ERRORS
+
+
+@pytest.mark.parametrize(
+    ("body", "accepted"),
+    [
+        (b'{"count": 20, "ratio": 1}', True),
+        (b'{"count": 20.0, "ratio": 1.5}', True),  # JSON Schema's integer, JavaScript's too
+        (b'{"count": 2e1, "ratio": 1.5}', True),
+        (b'{"count": 20.5, "ratio": 1}', False),
+        (b'{"count": "20", "ratio": 1}', False),
+        (b'{"count": true, "ratio": 1}', False),
+        (b'{"count": 20, "ratio": "1.5"}', False),
+    ],
+)
+def test_strict_params_refuse_another_json_type_but_take_whole_floats_for_ints(
+    body: bytes, accepted: bool
+) -> None:
+    class Params(BaseModel):
+        count: int
+        ratio: float
+
+    codec = Tson(Params)
+    if accepted:
+        params = codec.loads(body, strict=True)
+        assert params.count == 20
+        assert isinstance(params.count, int)
+    else:
+        with pytest.raises(ValidationError):
+            codec.loads(body, strict=True)
+    assert codec.loads(b'{"count": "20", "ratio": 1}').count == 20, "lax unless asked"

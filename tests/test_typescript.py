@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from milkio_gen.http_settings import HttpSettings
-from milkio_gen.runtime.server import create_app, create_router
+from milkio_gen.runtime.server import ServerSettings, create_app, create_router
 
 from tests.conftest import GeneratedPackage, RunningServer, run_in_ts, serve_in_thread
 from tests.fault_proxy import FaultProxy, Faults, Unanswered
@@ -49,8 +48,8 @@ def fault_proxies(probe_server: RunningServer) -> Iterator[dict[str, str]]:
 def rate_limited_server(probe: GeneratedPackage) -> Iterator[RunningServer]:
     """The probe app with a rate limit of two calls a second for each client."""
     server = probe.server
-    router = create_router(server.apis, fail_codes=server.fail_codes)
-    yield from serve_in_thread(create_app(router, http=HttpSettings(rate_limit=("second", 2))))
+    router = create_router(server.apis, settings=ServerSettings(rate_limit=("second", 2)))
+    yield from serve_in_thread(create_app(router))
 
 
 @pytest.mark.timeout(300)

@@ -58,4 +58,4 @@ def report_usage(context: AppContext, outcome: Outcome) -> None:
     """One line per LLM answer: how many tokens went to whom, however the answer ended."""
     if context.tokens_sent:
         who = context.user.name if context.user else "a guest"
-        context.logger.info("%d tokens sent to %s (%s)", context.tokens_sent, who, outcome.outcome)
+        context.logger.info("%d tokens sent to %s (%s)", context.tokens_sent, who, outcome.status)

@@ -1,34 +1,26 @@
-"""JSON that keeps integers exact at any size, on orjson.
+"""JSON that keeps integers exact at any size.
 
-orjson reads integers beyond 64 bits as floats, losing digits, and refuses to write them.
-Reading: only a document with a run of 19 digits (which may hold such an integer, or may
-not) is read by the standard library, which is exact and slower. Writing: such integers go
-in as pre-serialized digits.
+Reading is pydantic-core's parser: exact at any size (orjson reads integers beyond 64 bits as
+floats, losing digits), and, as orjson, it refuses invalid UTF-8, NaN and nesting beyond 200
+levels, which is what `Tson.loads` reads and what orjson can write back. Writing is orjson,
+which refuses integers beyond 64 bits: those go in as pre-serialized digits.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any, cast
 
 import orjson
+from pydantic_core import from_json
 
 __all__ = ["dumps", "loads", "writable"]
 
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
 _INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1  # what orjson can write as a number
 
 
-def _refuse(constant: str) -> Any:
-    raise ValueError(f"{constant} is not JSON")
-
-
 def loads(data: bytes) -> Any:
-    """Parse `data`; raises `json.JSONDecodeError` (orjson's is one too) or ValueError."""
-    if _LONG_DIGITS.search(data) is None:
-        return orjson.loads(data)
-    return json.loads(data, parse_constant=_refuse)
+    """Parse `data`; raises ValueError."""
+    return from_json(data, allow_inf_nan=False)
 
 
 def writable(value: Any) -> Any:

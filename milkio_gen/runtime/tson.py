@@ -10,31 +10,53 @@ pydantic's fast path untouched.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import warnings
 from collections.abc import Callable
-from typing import Any, Generic, Literal, TypeVar, cast
+from typing import Any, Generic, Literal, LiteralString, TypeVar, cast
 
-import orjson
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 from pydantic.json_schema import JsonSchemaMode
-from pydantic_core import PydanticSerializationError
+from pydantic_core import (
+    InitErrorDetails,
+    PydanticCustomError,
+    PydanticSerializationError,
+    from_json,
+    to_json,
+)
 
 from . import exact_json
 from .tson_plan import Plan, build_plans, json_kind
 
-__all__ = ["MAX_SAFE_INTEGER", "PlanCompiler", "Tson"]
+__all__ = ["FEW_ERRORS", "MAX_DEPTH", "MAX_DIGITS", "MAX_SAFE_INTEGER", "PlanCompiler", "Tson"]
 
 T = TypeVar("T")
 
 MAX_SAFE_INTEGER = 2**53 - 1
 """JavaScript's `Number.MAX_SAFE_INTEGER`: ints beyond it travel as `t!bigint:`."""
 
+MAX_DEPTH = 200
+"""Arrays and objects nested deeper than this are refused. It is the limit of pydantic-core's
+JSON parser, which reads every document `Tson.loads` is given; it keeps the walk of a parsed
+value in Python within the interpreter's recursion limit."""
+
+FEW_ERRORS = 100
+"""A value with more validation errors keeps only its first (see `Tson.loads`)."""
+
+MAX_DIGITS = 4300
+"""Numbers with more digits are refused, as pydantic-core's parser does: reading an integer
+takes time quadratic in its digits (Python's own `int()` stops at the same length)."""
+
+_DEPTH_EXPECTED = f"JSON nested at most {MAX_DEPTH} levels"
+
 DATE = "t!Date:"
 BIGINT = "t!bigint:"
 MARKER = b'"t!'
 _LONG_DIGITS = re.compile(rb"[0-9]{16,}")
 _MAX_SAFE_DIGITS = str(MAX_SAFE_INTEGER).encode()
+_INTEGER_TEXT = re.compile(rf"-?[0-9]{{1,{MAX_DIGITS}}}")
 
 
 def _may_hold_unsafe_int(data: bytes) -> bool:
@@ -71,11 +93,14 @@ def _send_bigint(value: Any) -> Any:
 
 def _receive_int(value: Any) -> Any:
     if type(value) is str and value.startswith(BIGINT):
-        try:
-            return int(value[len(BIGINT) :])
-        except ValueError:
-            return value  # left for pydantic to report, with its location
-    return value
+        text = value[len(BIGINT) :]
+        # Only what JavaScript's BigInt writes (int() would take "1_000" and " 12 "), and no
+        # longer than the parser's numbers: int() is quadratic in the digits, and an app may
+        # have lifted the interpreter's own limit.
+        if _INTEGER_TEXT.fullmatch(text):
+            with contextlib.suppress(ValueError):
+                return int(text)
+    return value  # anything else is left for pydantic to report, with its location
 
 
 def _text_receiver(*prefixes: str) -> Transform:
@@ -332,12 +357,130 @@ class Tson(Generic[T]):
         data = self._adapter.dump_python(value, mode="json", by_alias=True, warnings=False)
         return exact_json.dumps(send(data))
 
-    def loads(self, data: bytes) -> T:
-        """Validate TSON bytes into the type; raises `pydantic.ValidationError`."""
+    def loads(self, data: bytes, *, strict: bool | None = None) -> T:
+        """Validate TSON bytes into the type; raises `pydantic.ValidationError`, and only it.
+        `strict`: as pydantic's, a value of another JSON type is refused (`"5"` for an int)
+        rather than converted.
+
+        A document that is not JSON fails with one error at the root: `json_invalid`, or more
+        precisely `json_utf8`, `json_depth` (nested beyond `MAX_DEPTH`), `json_digits` (a
+        number beyond `MAX_DIGITS`) or `json_constant` (NaN or Infinity, which pydantic would
+        read). A value with more than `FEW_ERRORS` errors fails with its first error alone.
+        """
         receive = self._receive
         if isinstance(receive, _Unset):
             receive = self._receiving()
-        if receive is None or MARKER not in data:
-            return self._validator.validate_json(data)
-        plain = receive(exact_json.loads(data))
-        return self._adapter.validate_json(orjson.dumps(exact_json.writable(plain)))
+        try:
+            if (b"NaN" in data or b"Infinity" in data) and _holds_non_json_constant(data):
+                raise self._invalid("json_constant", "JSON without NaN or Infinity")
+            if receive is not None and MARKER in data:
+                # The same parser as pydantic's, so that a document is read alike with or
+                # without TSON in it; written back with the infinities it read from 1e999.
+                plain = from_json(data)
+                try:
+                    plain = receive(plain)
+                except RecursionError:
+                    # A walk takes a few frames a level (800 at MAX_DEPTH for the deepest type
+                    # the tests know); a type of refs to refs, walked in an already deep stack,
+                    # could still reach the interpreter's limit. The document is too deep.
+                    raise self._invalid("json_depth", _DEPTH_EXPECTED) from None
+                data = to_json(plain, inf_nan_mode="constants")
+            try:
+                return self._validator.validate_json(data, strict=strict)
+            except ValidationError as error:
+                if not strict or not _integral_floats_refused(error):
+                    raise
+                # JSON Schema and JavaScript hold 20.0 an integer, as Milkio's server does:
+                # strict mode takes it once written as 20.
+                return self._validator.validate_json(
+                    to_json(_ints_for_integral_floats(from_json(data))), strict=True
+                )
+        except ValidationError as error:
+            count = error.error_count()
+            if count == 1:  # a document that is not JSON is one error
+                first = error.errors(include_url=False)[0]
+                if first["type"] == "json_invalid":
+                    raise self._not_json(str(first.get("ctx", {}).get("error", "")), data) from None
+            elif count > FEW_ERRORS:
+                raise _first_error_only(error) from None
+            raise
+        except ValueError as error:  # from the parser
+            raise self._not_json(str(error), data) from None
+
+    def _not_json(self, message: str, data: bytes) -> ValidationError:
+        """What is wrong with a document the parser refused, from its message."""
+        if message.startswith("recursion limit exceeded"):
+            return self._invalid("json_depth", _DEPTH_EXPECTED)
+        if message.startswith("number out of range"):
+            return self._invalid("json_digits", f"numbers of at most {MAX_DIGITS} digits")
+        try:
+            data.decode()
+        except UnicodeDecodeError:
+            return self._invalid("json_utf8", "valid UTF-8")
+        error = InitErrorDetails(type="json_invalid", loc=(), input=data, ctx={"error": message})
+        return ValidationError.from_exception_data(self._validator.title, [error], "json")
+
+    def _invalid(self, kind: LiteralString, expected: str) -> ValidationError:
+        return _one_error(self._validator.title, kind, expected, (), None)
+
+
+def _first_error_only(error: ValidationError) -> ValidationError:
+    """`error` with its first error alone, which is all the protocol reports.
+
+    A MiB of wrong items is half a million errors: pydantic makes them in a fifth of a second,
+    but `errors()` takes seconds to make them Python dicts, holding the server's only thread.
+    Its JSON form is several times faster, and only the first error of it is read back.
+    """
+    first, _ = json.JSONDecoder().raw_decode(error.json(include_url=False), 1)
+    detail = cast(dict[str, Any], first)
+    return _one_error(
+        error.title, detail["type"], detail["msg"], tuple(detail["loc"]), detail.get("input")
+    )
+
+
+def _one_error(
+    title: str, kind: str, message: str, loc: tuple[int | str, ...], value: Any
+) -> ValidationError:
+    """A validation error of one error, whose message is given as it is to be read (without
+    a context, pydantic leaves braces in it alone)."""
+    error_type = PydanticCustomError(cast(LiteralString, kind), cast(LiteralString, message))
+    error = InitErrorDetails(type=error_type, loc=loc, input=value)
+    return ValidationError.from_exception_data(title, [error], "json")
+
+
+def _holds_non_json_constant(data: bytes) -> bool:
+    """Whether `data` is JSON but for NaN or Infinity outside its strings."""
+    try:
+        from_json(data, allow_inf_nan=False)
+    except ValueError:
+        try:
+            from_json(data)
+        except ValueError:
+            return False  # not JSON for another reason, which validation reports
+        return True
+    return False
+
+
+def _integral_floats_refused(error: ValidationError) -> bool:
+    """Whether a strict validation refused a number like 20.0 where an int was due."""
+    if error.error_count() > FEW_ERRORS:
+        return False
+    return any(
+        problem["type"] == "int_type"
+        and isinstance(problem["input"], float)
+        and problem["input"].is_integer()
+        for problem in error.errors(include_url=False)
+    )
+
+
+def _ints_for_integral_floats(value: Any) -> Any:
+    """`value` with every float that is a whole number as an int: a strict float takes an
+    int, so only int fields see a difference."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, list):
+        return [_ints_for_integral_floats(item) for item in cast(list[Any], value)]
+    if isinstance(value, dict):
+        items = cast(dict[str, Any], value).items()
+        return {key: _ints_for_integral_floats(item) for key, item in items}
+    return value

@@ -3,7 +3,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from milkio_gen import Tracked, define_api
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from .hooks import EVENTS, HookedContext, Meta
 
@@ -63,3 +63,26 @@ async def forever(context: HookedContext) -> AsyncIterator[int]:
         yield index
         index += 1
         await asyncio.sleep(0.01)
+
+
+class Picky(BaseModel):
+    value: int
+
+    @field_validator("value")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        raise TypeError("a validator that raises what pydantic does not wrap")
+
+
+@define_api(meta={})
+async def picky(params: Picky) -> int:
+    return params.value
+
+
+@define_api(meta={})
+async def self_cancelled() -> str:
+    """Awaits something it cancelled itself: its own error, not the server stopping."""
+    waiting = asyncio.get_running_loop().create_future()
+    waiting.cancel()
+    await waiting
+    return "never"

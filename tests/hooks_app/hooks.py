@@ -77,7 +77,7 @@ async def note_chunk(context: HookedContext, chunk: object) -> None:
 
 @hooks.after_execute
 def outer(context: HookedContext, outcome: Outcome) -> None:
-    EVENTS.append(f"after:outer:{outcome.outcome}")
+    EVENTS.append(f"after:outer:{outcome.status}")
     OUTCOMES.append(outcome)
 
 

@@ -2,7 +2,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from milkio_gen import Context, define_api
+from milkio_gen import Context, Reject, define_api
 from pydantic import BaseModel
 
 
@@ -48,3 +48,30 @@ async def watch(params: Item, context: Context) -> AsyncIterator[int]:
 @define_api(meta={})
 async def missing(context: Context) -> str:
     return await context.dependency("nobody_provides_this")
+
+
+class Reservation(BaseModel):
+    item: str
+    refuse: bool = False
+
+
+@define_api(meta={})
+async def reserve(params: Reservation, context: Context) -> str:
+    """Writes through the host's transaction; refuses on demand, after writing."""
+    writes: list[str] = await context.dependency("transaction", list)
+    writes.append(params.item)
+    if params.refuse:
+        raise Reject("BUSINESS_FAIL", "refused on demand")
+    return "reserved"
+
+
+@define_api(meta={})
+async def follow(params: Reservation, context: Context) -> AsyncIterator[int]:
+    """Writes through the host's transaction, then streams until the client stops."""
+    writes: list[str] = await context.dependency("transaction", list)
+    writes.append(params.item)
+    count = 0
+    while True:
+        yield count
+        count += 1
+        await asyncio.sleep(0.01)

@@ -12,12 +12,12 @@ from pydantic import ValidationError
 
 from ...api import get_definition
 from ...fails import BUILTIN_FAIL_CODES, FailCode, FailCodes, TypeSafeErrorData
-from ...meta import ApiMeta, validate_meta
+from ...meta import ApiMeta, MetaError, validate_meta
 from ...signature import ApiSignature, read_signature
 from ..tson import Tson
 from ..type_safe import type_safe_error
 
-__all__ = ["ApiBinding", "Fail", "FailBook"]
+__all__ = ["API_ROUTE", "ApiBinding", "ApiRoute", "Fail", "FailBook"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +82,20 @@ class ApiBinding:
         )
 
     def with_meta_type(self, meta_type: type[ApiMeta]) -> ApiBinding:
-        """This API with its `meta` read as the app's meta model; raises `MetaError`."""
-        return dataclasses.replace(self, meta=validate_meta(meta_type, self.declared_meta))
+        """This API with its `meta` read as the app's meta model; raises `MetaError`, which
+        says to pass the app's hooks when their model is what the meta needs."""
+        try:
+            meta = validate_meta(meta_type, self.declared_meta)
+        except MetaError as error:
+            hint = (
+                ": give `create_router` the app's `hooks` (the generated server's `hooks`), "
+                "whose context class names the meta model"
+                if meta_type is ApiMeta
+                else ""
+            )
+            problems = [f"{self.path}: {problem}{hint}" for problem in error.problems]
+            raise MetaError(problems) from None
+        return dataclasses.replace(self, meta=meta)
 
     @property
     def max_duration(self) -> float | None:
@@ -99,7 +111,9 @@ class ApiBinding:
         if self.params is None:
             return None
         try:
-            return self.params.loads(body or b"{}")
+            # Strict, as the clients' types are and Milkio's own server is: a value of another
+            # JSON type (`"5"` or `true` for a number) is refused, not converted.
+            return self.params.loads(body or b"{}", strict=True)
         except ValidationError as error:
             raise ParamsRejected(type_safe_error(error.errors()[0])) from None
         except (ValueError, orjson.JSONDecodeError):
@@ -123,3 +137,15 @@ def _is_plain(meta: ApiMeta | Mapping[str, Any]) -> bool:
     meta model is known."""
     keys = meta.model_fields_set if isinstance(meta, ApiMeta) else meta.keys()
     return set(keys) <= ApiMeta.model_fields.keys()
+
+
+API_ROUTE = "milkio_gen.api"
+"""The `opt` key of an API's route handler, holding its `ApiRoute`."""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRoute:
+    """An API as its route serves it: the binding, and the app fail codes its router knows."""
+
+    binding: ApiBinding
+    fail_codes: FailCodes | None

@@ -1,13 +1,16 @@
 """One execute, from request to answer: hooks, params, the action, and the line that logs it.
 
-The order of a call: the method and path; the call kind (plain or stream) against the API's;
-then the app's `before_execute` hooks, so a caller they refuse learns nothing of the params;
-the body and the params; the action (each chunk through the `on_chunk` hooks); and once the
-answer is complete, the `after_execute` hooks and one log line.
+The order of a call: the method and path; the call kind (plain or stream) and the content
+type, read from the headers alone; the cap of streams per client; then the app's
+`before_execute` hooks, so a caller they refuse learns nothing of the params; the body and
+the params; the action (each chunk through the `on_chunk` hooks). Once the answer is
+complete, whatever ended it, come the `after_execute` hooks, the cleanup of the call's
+dependencies and subscriptions, and one log line.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import time
@@ -23,15 +26,15 @@ from ...fails import FailCodes, Reject
 from ...hooks import Hooks, Outcome, RegisteredHook
 from .. import sse
 from ..wire import ENVELOPE_PREFIX, HANDSHAKE_DATA, fail_envelope, success_envelope
-from .binding import ApiBinding, Fail, FailBook, ParamsRejected
+from .binding import API_ROUTE, ApiBinding, ApiRoute, Fail, FailBook, ParamsRejected
 from .execute_id import new_execute_id
-from .observe import log_execute, traced_send
+from .observe import SpanNotes, log_execute
 from .stream import StopReason, StreamLimits, StreamPump
 
 if TYPE_CHECKING:
     from ...server_settings import ServerSettings
 
-__all__ = ["Executor", "accepts_event_stream"]
+__all__ = ["CallEnded", "Executor", "accepts_event_stream"]
 
 logger = logging.getLogger("milkio_gen.server")
 
@@ -43,14 +46,39 @@ STREAM_HEADERS = [
 ]
 
 
+class CallEnded(Exception):
+    """What a call's generator dependencies are thrown when it ended with a fail that is no
+    exception of its own (a refusal, bad params) or the server stopped its stream, so that a
+    dependency that commits after its `yield` rolls back instead."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
 class _BodyTooLarge(Exception):
     pass
+
+
+class _BodyTooSlow(Exception):
+    pass
+
+
+class _HookFailed(Exception):
+    """An `on_chunk` hook's exception, carried out of the stream with the hook that raised."""
+
+    def __init__(self, hook: RegisteredHook, error: Exception) -> None:
+        super().__init__(error)
+        self.hook = hook
+        self.error = error
 
 
 class _Call:
     """What one execute has come to so far, for its outcome."""
 
     __slots__ = (
+        "context",
+        "error",
         "execute_id",
         "fail_code",
         "params",
@@ -65,18 +93,21 @@ class _Call:
     def __init__(self, execute_id: str, path: str) -> None:
         self.execute_id = execute_id
         self.path = path
-        self.wants_stream = False
-        self.params: Any = None
         self.started = time.perf_counter()
+        self.wants_stream = False
+        self.context: Context[Any] | None = None
+        self.params: Any = None
         self.fail_code: str | None = None
+        self.error: BaseException | None = None
+        """What ended the call without success, for its dependencies' cleanup."""
         self.pump: StreamPump | None = None
         self.stop_reason: StopReason | None = None
         self.result: Any = None
 
     def outcome(self) -> Outcome:
-        ended = "stopped" if self.stop_reason else "fail" if self.fail_code else "success"
+        status = "stopped" if self.stop_reason else "fail" if self.fail_code else "success"
         return Outcome(
-            outcome=ended,
+            status=status,
             duration=time.perf_counter() - self.started,
             chunks=self.pump.chunks if self.pump else 0,
             fail_code=self.fail_code,
@@ -108,16 +139,63 @@ class Executor:
         call = _Call(new_execute_id(), path)
         # Every log line written while the call runs can then name it (`ExecuteIdFilter`).
         token = current_execute_id.set(call.execute_id)
-        send = traced_send(send, call.execute_id, path, call.outcome)
-        context: Context[Any] | None = None
+        span = SpanNotes.of_request(call.execute_id, path)
+        if span is not None:
+            send = span.wrap(send, call.outcome)
         try:
-            context = await self._execute(call, binding, scope, receive, send)
+            await self._execute(call, binding, scope, receive, send)
+        except asyncio.CancelledError:
+            call.stop_reason = call.stop_reason or "shutdown"  # the server gave up on it
+            call.error = call.error or CallEnded("the server stopped the call")
+            raise
+        except Exception as error:
+            # Past the action's own errors, which are fails already: a bug, or a send that
+            # failed; the client may have part of an answer, so nothing more is sent.
+            logger.exception(
+                "[%s] %s: the call failed",
+                call.execute_id,
+                path,
+                extra={"execute_id": call.execute_id},
+            )
+            call.fail_code = call.fail_code or "INTERNAL_SERVER_ERROR"
+            call.error = call.error or error
         finally:
+            try:
+                await self._finish(call)
+            finally:
+                outcome = call.outcome()
+                if span is not None:
+                    span.note(outcome)
+                log_execute(call.execute_id, call.path, outcome)
+                current_execute_id.reset(token)
+
+    async def _finish(self, call: _Call) -> None:
+        """The after hooks, then what the call holds: its dependencies and subscriptions."""
+        context = call.context
+        if context is None:
+            return
+        try:
             outcome = call.outcome()
-            if context is not None:
-                await self._run_after(context, outcome, call)
-            log_execute(call.execute_id, call.path, outcome)
-            current_execute_id.reset(token)
+            for hook in self._after:
+                try:
+                    await _maybe_await(hook.function(context, outcome))
+                except Exception:
+                    self._log_hook_error(call, hook)
+        finally:
+            error = call.error
+            if error is None and call.fail_code is not None:
+                error = CallEnded(f"the call failed with {call.fail_code}")
+            elif error is None and call.stop_reason is not None:
+                error = CallEnded(f"the server stopped the stream: {call.stop_reason}")
+            try:
+                await context.close(error)
+            except Exception:
+                logger.exception(
+                    "[%s] %s: cleaning up the call's dependencies raised",
+                    call.execute_id,
+                    call.path,
+                    extra={"execute_id": call.execute_id},
+                )
 
     async def _execute(
         self,
@@ -126,99 +204,91 @@ class Executor:
         scope: Scope,
         receive: Receive,
         send: Send,
-    ) -> Context[Any] | None:
-        """Answer the call; returns its context once it has one (hooks then saw it)."""
+    ) -> None:
         call.wants_stream = accepts_event_stream(scope)
         if scope["type"] != "http" or scope["method"] != "POST":
-            await self._refuse(call, send, self.fails.make("NOT_ALLOW_METHOD"))
-            return None
+            return await self._refuse(call, send, self.fails.make("NOT_ALLOW_METHOD"))
         if binding is None:
-            await self._refuse(call, send, self.fails.make("NOT_FOUND"))
-            return None
+            return await self._refuse(call, send, self.fails.make("NOT_FOUND"))
         if binding.is_stream != call.wants_stream:
-            await self._refuse(call, send, self._kind_mismatch(binding))
-            return None
+            return await self._refuse(call, send, self._kind_mismatch(binding))
+        # A form or a text post is what a page of another site may send without asking the
+        # browser first: refused before any hook runs, body or not.
+        received = _content_type(scope)
+        if received and not _is_json(received):
+            data = {"received": received, "expected": "application/json"}
+            return await self._refuse(call, send, self.fails.make("UNSUPPORTED_MEDIA_TYPE", data))
         if not binding.is_stream or self._streams_per_client is None:
             return await self._run(call, binding, scope, receive, send)
         client = _client_address(scope)
         if not self._streams_per_client.open(client):
             limit = {"limit": self._streams_per_client.limit}
-            await self._refuse(call, send, self.fails.make("TOO_MANY_STREAMS", limit))
-            return None
+            return await self._refuse(call, send, self.fails.make("TOO_MANY_STREAMS", limit))
         try:
-            return await self._run(call, binding, scope, receive, send)
+            await self._run(call, binding, scope, receive, send)
         finally:
             self._streams_per_client.close(client)
 
     async def _run(
         self, call: _Call, binding: ApiBinding, scope: Scope, receive: Receive, send: Send
-    ) -> Context[Any]:
-        context = self.context_type(
-            execute_id=call.execute_id,
-            path=binding.path,
-            meta=binding.meta,
-            scope=scope,
-            receive=receive,
-        )
+    ) -> None:
         try:
-            refused = await self._run_before(context, call)
-            if refused is None:
-                refused = await self._read_params(call, binding, scope, receive)
-            if refused is not None:
-                await self._refuse(call, send, refused)
-                return context
-            params = call.params
+            context = call.context = self.context_type(
+                execute_id=call.execute_id,
+                path=binding.path,
+                meta=binding.meta,
+                scope=scope,
+                receive=receive,
+            )
+        except Exception as error:
+            return await self._refuse(call, send, self._fail_for(error, call))
+        refused = await self._run_before(context, call)
+        if refused is None:
+            refused = await self._read_params(call, binding, receive)
+        if refused is not None:
+            return await self._refuse(call, send, refused)
 
-            if not binding.is_stream:
-                try:
-                    result = await binding.call(params, context)
-                    data = binding.encode_output(result)
-                except Exception as error:
-                    fail = self._fail_for(error, binding.path, call.execute_id)
-                    await self._refuse(call, send, fail)
-                    return context
-                call.result = result
-                await _send_response(send, JSON_HEADERS, success_envelope(call.execute_id, data))
-                return context
-
+        if not binding.is_stream:
             try:
-                chunks = binding.call(params, context)
+                result = await binding.call(call.params, context)
+                data = binding.encode_output(result)
+            except asyncio.CancelledError as error:
+                if _cancelled_from_outside():
+                    raise
+                return await self._refuse(call, send, self._fail_for(error, call))
             except Exception as error:
-                await self._refuse(call, send, self._fail_for(error, binding.path, call.execute_id))
-                return context
-            await self._stream(call, binding, context, chunks, receive, send)
-            return context
-        finally:
-            await context.close()
+                return await self._refuse(call, send, self._fail_for(error, call))
+            call.result = result
+            return await _send_response(send, JSON_HEADERS, success_envelope(call.execute_id, data))
 
-    async def _read_params(
-        self, call: _Call, binding: ApiBinding, scope: Scope, receive: Receive
-    ) -> Fail | None:
-        """Read the body into `call.params`; or the fail that refuses it."""
         try:
-            body = await _read_body(receive, self.settings.max_body_size)
+            chunks = binding.call(call.params, context)
+        except Exception as error:
+            return await self._refuse(call, send, self._fail_for(error, call))
+        await self._stream(call, binding, context, chunks, receive, send)
+
+    async def _read_params(self, call: _Call, binding: ApiBinding, receive: Receive) -> Fail | None:
+        """Read the body into `call.params`; or the fail that refuses it."""
+        settings = self.settings
+        try:
+            body = await _read_body(receive, settings.max_body_size, settings.body_timeout)
         except _BodyTooLarge:
-            return self.fails.make("PAYLOAD_TOO_LARGE", {"limit": self.settings.max_body_size})
-        if body:
-            received = _content_type(scope)
-            if not _is_json(received):
-                data = {"received": received or "no content type", "expected": "application/json"}
-                return self.fails.make("UNSUPPORTED_MEDIA_TYPE", data)
+            return self.fails.make("PAYLOAD_TOO_LARGE", {"limit": settings.max_body_size})
+        except _BodyTooSlow:
+            return self.fails.make("REQUEST_TIMEOUT", {"seconds": settings.body_timeout})
         try:
             call.params = binding.parse_params(body)
         except ParamsRejected as rejected:
             return self.fails.make("TYPE_SAFE_ERROR", rejected.data)
+        except Exception as error:  # a validator of the app's that raised something odd
+            return self._fail_for(error, call)
         return None
 
     async def _refuse(self, call: _Call, send: Send, fail: Fail) -> None:
         """Answer with `fail` alone, as a plain call or a stream call expects it."""
         call.fail_code = fail.code
-        envelope = fail_envelope(call.execute_id, fail.code, fail.message, fail.data)
-        if call.wants_stream:
-            event = sse.encode_event(ENVELOPE_PREFIX + envelope)
-            await _send_response(send, STREAM_HEADERS, event)
-        else:
-            await _send_response(send, JSON_HEADERS, envelope)
+        headers, body = _refusal(call.execute_id, fail, stream=call.wants_stream)
+        await _send_response(send, headers, body)
 
     async def _stream(
         self,
@@ -250,7 +320,7 @@ class Executor:
             receive=receive,
             encode_chunk=binding.encode_output,
             on_chunk=self._chunk_hooks(context),
-            on_error=lambda error: closing(self._fail_for(error, binding.path, execute_id)),
+            on_error=lambda error: closing(self._fail_for(error, call)),
             on_stop=on_stop,
             limits=StreamLimits(
                 buffer_events=self.settings.stream_buffer_events,
@@ -270,45 +340,44 @@ class Executor:
             try:
                 await _maybe_await(hook.function(context))
             except Exception as error:
-                return self._fail_for(error, call.path, call.execute_id, hook)
+                return self._fail_for(error, call, hook)
         return None
 
     def _chunk_hooks(self, context: Context[Any]) -> Callable[[Any], Any] | None:
+        """One callable for the `on_chunk` hooks; a plain function when none is async, so a
+        chunk costs no coroutine. What a hook raises leaves tagged with the hook."""
         hooks = self._on_chunk
         if not hooks:
             return None
-        if len(hooks) == 1:
-            only = hooks[0].function
-            return lambda chunk: only(context, chunk)
+        if not any(inspect.iscoroutinefunction(hook.function) for hook in hooks):
+
+            def run_sync(chunk: Any) -> None:
+                for hook in hooks:
+                    try:
+                        hook.function(context, chunk)
+                    except Exception as error:
+                        raise _HookFailed(hook, error) from error
+
+            return run_sync
 
         async def run_all(chunk: Any) -> None:
             for hook in hooks:
-                await _maybe_await(hook.function(context, chunk))
+                try:
+                    await _maybe_await(hook.function(context, chunk))
+                except Exception as error:
+                    raise _HookFailed(hook, error) from error
 
         return run_all
 
-    async def _run_after(self, context: Context[Any], outcome: Outcome, call: _Call) -> None:
-        for hook in self._after:
-            try:
-                await _maybe_await(hook.function(context, outcome))
-            except Exception:
-                logger.exception(
-                    "[%s] %s: after_execute hook %s raised",
-                    call.execute_id,
-                    call.path,
-                    getattr(hook.function, "__qualname__", hook.function),
-                    extra={"execute_id": call.execute_id},
-                )
-
     def _fail_for(
-        self,
-        error: BaseException,
-        path: str,
-        execute_id: str,
-        hook: RegisteredHook | None = None,
+        self, error: BaseException, call: _Call, hook: RegisteredHook | None = None
     ) -> Fail:
         """The fail an exception of the action or a hook becomes; anything unexpected is
         logged, not sent."""
+        if isinstance(error, _HookFailed):
+            error, hook = error.error, error.hook
+        call.error = error
+        execute_id = call.execute_id
         if isinstance(error, Reject):
             try:
                 return self.fails.make(error.code, error.data)
@@ -316,25 +385,32 @@ class Executor:
                 logger.exception(
                     "[%s] %s rejected with an undeclared code or wrong data: %r",
                     execute_id,
-                    path,
+                    call.path,
                     error.code,
                     extra={"execute_id": execute_id},
                 )
                 return self.fails.make("INTERNAL_SERVER_ERROR")
-        raiser = (
-            f"{hook.kind} hook {getattr(hook.function, '__qualname__', '?')}"
-            if hook
-            else "the action"
-        )
+        raiser = "the action"
+        if hook is not None:
+            raiser = f"{hook.kind} hook {getattr(hook.function, '__qualname__', '?')}"
         logger.error(
             "[%s] %s: %s raised",
             execute_id,
-            path,
+            call.path,
             raiser,
             exc_info=error,
             extra={"execute_id": execute_id},
         )
         return self.fails.make("INTERNAL_SERVER_ERROR")
+
+    def _log_hook_error(self, call: _Call, hook: RegisteredHook) -> None:
+        logger.exception(
+            "[%s] %s: after_execute hook %s raised",
+            call.execute_id,
+            call.path,
+            getattr(hook.function, "__qualname__", hook.function),
+            extra={"execute_id": call.execute_id},
+        )
 
     def _kind_mismatch(self, binding: ApiBinding) -> Fail:
         if binding.is_stream:
@@ -353,7 +429,7 @@ class Executor:
 
     def unknown_path(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         """`NOT_FOUND` for a call to a path no API has, as a plain or a stream call expects."""
-        return self._refusal(request, self.fails.make("NOT_FOUND"))
+        return self._refusal_response(request, self.fails.make("NOT_FOUND"))
 
     def rate_limited(
         self, request: Request[Any, Any, Any], error: TooManyRequestsException
@@ -366,26 +442,43 @@ class Executor:
         if retry_after is not None:
             headers["Retry-After"] = str(retry_after)
         fail = self.fails.make("TOO_MANY_REQUESTS", {"retry_after": retry_after})
-        return self._refusal(request, fail, headers)
+        return self._refusal_response(request, fail, headers)
 
-    def _refusal(
+    def _refusal_response(
         self, request: Request[Any, Any, Any], fail: Fail, extra: dict[str, str] | None = None
     ) -> Response[bytes]:
-        """`fail` as the answer to a call that never reached its API's execute."""
+        """`fail` as the answer to a call refused before its execute began (by a 404, by a
+        middleware), logged as an execute is."""
         execute_id = new_execute_id()
-        body = fail_envelope(execute_id, fail.code, fail.message, fail.data)
-        if accepts_event_stream(request.scope):
-            headers, body = STREAM_HEADERS, sse.encode_event(ENVELOPE_PREFIX + body)
-        else:
-            headers = JSON_HEADERS
+        headers, body = _refusal(execute_id, fail, stream=accepts_event_stream(request.scope))
         log_execute(
             execute_id,
-            request.url.path.lstrip("/"),
-            Outcome(outcome="fail", duration=0.0, fail_code=fail.code),
+            _api_path(request),
+            Outcome(status="fail", duration=0.0, fail_code=fail.code),
         )
         named = {name.decode(): value.decode() for name, value in headers}
         named.update(extra or {})
         return Response(body, media_type=named.pop("content-type"), headers=named)
+
+
+def _refusal(
+    execute_id: str, fail: Fail, *, stream: bool
+) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """The headers and body of an answer that is `fail` alone: a stream of its envelope for a
+    stream call, the envelope for a plain one."""
+    envelope = fail_envelope(execute_id, fail.code, fail.message, fail.data)
+    if stream:
+        return STREAM_HEADERS, sse.encode_event(ENVELOPE_PREFIX + envelope)
+    return JSON_HEADERS, envelope
+
+
+def _api_path(request: Request[Any, Any, Any]) -> str:
+    """The API a request was routed to, else the path it asked for."""
+    handler = cast("dict[str, Any]", request.scope).get("route_handler")
+    route = getattr(handler, "opt", {}).get(API_ROUTE) if handler is not None else None
+    if isinstance(route, ApiRoute):
+        return route.binding.path
+    return request.url.path.strip("/")
 
 
 class _StreamCount:
@@ -429,6 +522,13 @@ def _is_json(content_type: str) -> bool:
     )
 
 
+def _cancelled_from_outside() -> bool:
+    """Whether the running task is being cancelled (a shutdown), rather than the action's own
+    `await` having been cancelled by something it started."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 async def _maybe_await(value: Awaitable[None] | None) -> None:
     if value is not None and inspect.isawaitable(value):
         await value
@@ -441,20 +541,26 @@ def accepts_event_stream(scope: Scope) -> bool:
     return False
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
+async def _read_body(receive: Receive, limit: int, seconds: float | None) -> bytes:
+    """The whole body, refused past `limit` bytes or when it takes over `seconds` to arrive
+    (a client trickling it holds a connection as a slow head would)."""
     chunks: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            return b"".join(chunks)
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _BodyTooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    try:
+        async with asyncio.timeout(seconds):
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return b"".join(chunks)
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise _BodyTooLarge
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
+    except TimeoutError:
+        raise _BodyTooSlow from None
 
 
 def _start(headers: list[tuple[bytes, bytes]]) -> HTTPResponseStartEvent:

@@ -1,7 +1,7 @@
 """What an execute leaves behind: one structured log line, and attributes on its trace span.
 
 The line goes to the `milkio_gen.execute` logger at INFO; its fields are also on the log
-record (`execute_id`, `path`, `outcome`, `fail_code`, `stop_reason`, `duration_ms`,
+record (`execute_id`, `path`, `status`, `fail_code`, `stop_reason`, `duration_ms`,
 `chunks`), for JSON formatters. With OpenTelemetry installed, the request's span (made by
 Litestar's `OpenTelemetryPlugin`) gets the same fields as `milkio.*` attributes.
 """
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ...context import current_execute_id
 from ...hooks import Outcome
 
-__all__ = ["ExecuteIdFilter", "log_execute", "logging_config", "traced_send"]
+__all__ = ["ExecuteIdFilter", "SpanNotes", "log_execute", "logging_config"]
 
 execute_logger = logging.getLogger("milkio_gen.execute")
 
@@ -36,7 +36,7 @@ def _fields(execute_id: str, path: str, outcome: Outcome) -> dict[str, Any]:
     return {
         "execute_id": execute_id,
         "path": path,
-        "outcome": outcome.outcome,
+        "status": outcome.status,
         "fail_code": outcome.fail_code,
         "stop_reason": outcome.stop_reason,
         "duration_ms": round(outcome.duration * 1000, 3),
@@ -52,7 +52,7 @@ def log_execute(execute_id: str, path: str, outcome: Outcome) -> None:
             "[%s] %s %s%s in %.1f ms, %d chunks",
             execute_id,
             path,
-            outcome.outcome,
+            outcome.status,
             f" ({why})" if why else "",
             outcome.duration * 1000,
             outcome.chunks,
@@ -60,29 +60,47 @@ def log_execute(execute_id: str, path: str, outcome: Outcome) -> None:
         )
 
 
-def traced_send(send: Send, execute_id: str, path: str, outcome: Callable[[], Outcome]) -> Send:
-    """`send`, unless a trace span records the request: then a `send` that puts the call's
-    outcome on the span just before the answer's last message, which ends the span."""
-    if _trace is None:
-        return send
-    span = _trace.get_current_span()
-    if not span.is_recording():
-        return send
-    span.set_attribute("milkio.execute_id", execute_id)
-    span.set_attribute("milkio.path", path)
-    trace = _trace
+class SpanNotes:
+    """The outcome of a call, noted on the trace span of its request once, just before the
+    answer's last message (which ends the span), or when the call ends without one (a send
+    that failed, a stream the server gave up on)."""
 
-    async def send_and_trace(message: Message) -> None:
-        if message["type"] == "http.response.body" and not message.get("more_body", False):
-            fields = _fields(execute_id, path, outcome())
-            for name, value in fields.items():
-                if value is not None:
-                    span.set_attribute(f"milkio.{name}", value)
-            if fields["fail_code"] == "INTERNAL_SERVER_ERROR":
-                span.set_status(trace.Status(trace.StatusCode.ERROR, "INTERNAL_SERVER_ERROR"))
-        await send(message)
+    __slots__ = ("_execute_id", "_noted", "_path", "_span")
 
-    return send_and_trace
+    def __init__(self, span: Any, execute_id: str, path: str) -> None:
+        self._span = span
+        self._execute_id = execute_id
+        self._path = path
+        self._noted = False
+        span.set_attribute("milkio.execute_id", execute_id)
+        span.set_attribute("milkio.path", path)
+
+    @classmethod
+    def of_request(cls, execute_id: str, path: str) -> SpanNotes | None:
+        """Notes for the running request's span; None when no span records it."""
+        if _trace is None:
+            return None
+        span = _trace.get_current_span()
+        return cls(span, execute_id, path) if span.is_recording() else None
+
+    def wrap(self, send: Send, outcome: Callable[[], Outcome]) -> Send:
+        async def send_and_note(message: Message) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                self.note(outcome())
+            await send(message)
+
+        return send_and_note
+
+    def note(self, outcome: Outcome) -> None:
+        if self._noted or not self._span.is_recording():
+            return
+        self._noted = True
+        fields = _fields(self._execute_id, self._path, outcome)
+        for name, value in fields.items():
+            if value is not None:
+                self._span.set_attribute(f"milkio.{name}", value)
+        if fields["fail_code"] == "INTERNAL_SERVER_ERROR" and _trace is not None:
+            self._span.set_status(_trace.Status(_trace.StatusCode.ERROR, "INTERNAL_SERVER_ERROR"))
 
 
 class ExecuteIdFilter(logging.Filter):

@@ -25,7 +25,7 @@ from litestar.routes import ASGIRoute
 
 from ...fails import BUILTIN_FAIL_CODES, FailCode, FailCodes
 from ..tson import MAX_SAFE_INTEGER
-from .binding import ApiBinding
+from .binding import API_ROUTE, ApiBinding, ApiRoute
 
 if TYPE_CHECKING:
     from litestar.config.app import AppConfig
@@ -35,17 +35,6 @@ __all__ = ["API_ROUTE", "ApiDocs", "ApiRoute", "Description", "OpenAPIVersion", 
 
 Schema = dict[str, Any]
 OpenAPIVersion = Literal["3.1", "3.2"]
-
-API_ROUTE = "milkio_gen.api"
-"""The `opt` key of an API's route handler, holding its `ApiRoute`."""
-
-
-@dataclass(frozen=True, slots=True)
-class ApiRoute:
-    """An API as its route serves it: the binding, and the app fail codes its router knows."""
-
-    binding: ApiBinding
-    fail_codes: FailCodes | None
 
 
 class ApiDocs(InitPlugin, ReceiveRoutePlugin):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from litestar import Litestar, Request, Response, Router
@@ -13,15 +14,17 @@ from litestar.exceptions.responses import (
     create_exception_response,  # pyright: ignore[reportUnknownVariableType]
 )
 from litestar.handlers import ASGIRouteHandler
+from litestar.middleware.base import DefineMiddleware
 from litestar.types import Receive, Scope, Send
 
 from ...fails import FailCodes
 from ...hooks import Hooks
+from ...meta import ApiMeta
 from ...server_settings import ServerSettings
-from .binding import ApiBinding
+from .binding import API_ROUTE, ApiBinding, ApiRoute
 from .execute import Executor
 from .observe import logging_config
-from .openapi import API_ROUTE, ApiDocs, ApiRoute
+from .openapi import ApiDocs
 
 if TYPE_CHECKING:
     from ...channels import Broker, ChannelSettings
@@ -31,6 +34,7 @@ __all__ = ["SKIP_COMPRESSION", "ServerSettings", "bind", "create_app", "create_r
 
 _SERVER = "milkio_gen.server"
 _APIS_ONLY = "milkio_gen.apis"
+_EXECUTOR = "milkio_gen.executor"
 """Where a router made by `create_router` keeps its server and its API routes, in its `opt`."""
 
 
@@ -44,8 +48,24 @@ def bind(path: str, function: Callable[..., Any]) -> ApiBinding:
     return ApiBinding.create(path, function)
 
 
+@dataclass(frozen=True, slots=True)
+class ApiSet:
+    """An app's APIs, with what serving them takes: the app's fail codes and hooks. The
+    generated server's `apis`, so that `create_router(apis, settings=...)` needs no more."""
+
+    bindings: Sequence[ApiBinding]
+    fail_codes: FailCodes | None = None
+    hooks: Hooks[Any] | None = None
+
+    def __iter__(self) -> Iterator[ApiBinding]:
+        return iter(self.bindings)
+
+    def __len__(self) -> int:
+        return len(self.bindings)
+
+
 def create_router(
-    apis: Iterable[ApiBinding],
+    apis: ApiSet | Iterable[ApiBinding],
     *,
     fail_codes: FailCodes | None = None,
     hooks: Hooks[Any] | None = None,
@@ -61,19 +81,26 @@ def create_router(
     matches before other routes: `create_app` serves the APIs at the root beside other routes
     without it.
 
-    `hooks` are the app's (`Hooks`): they run around every execute, make its context (of
-    their context class) and give every API's `meta` its type.
+    `fail_codes` and `hooks` default to those of an `ApiSet`. The hooks run around every
+    execute, make its context (of their context class) and give every API's `meta` its type.
     """
+    if isinstance(apis, ApiSet):
+        fail_codes = fail_codes or apis.fail_codes
+        hooks = hooks or apis.hooks
     server = Executor(fail_codes, settings or ServerSettings(), hooks)
-    meta_type = hooks.meta_type if hooks else None
-    bindings = [binding.with_meta_type(meta_type) if meta_type else binding for binding in apis]
+    meta_type = hooks.meta_type if hooks else ApiMeta
+    bindings = [binding.with_meta_type(meta_type) for binding in apis]
     handlers = [
         _route(server, binding, f"/{binding.path}", fail_codes=fail_codes) for binding in bindings
     ]
     routes = list(handlers)
     if catch_unknown_paths:
         routes.append(_route(server, None, "/", is_mount=True))
-    opt = {_SERVER: server if catch_unknown_paths else None, _APIS_ONLY: handlers}
+    opt = {
+        _SERVER: server if catch_unknown_paths else None,
+        _APIS_ONLY: handlers,
+        _EXECUTOR: server,
+    }
     # A rate limit's refusal (Litestar's middleware, on the app or a router) in the protocol.
     refusals: dict[Any, Any] = {TooManyRequestsException: server.rate_limited}
     return Router(path=path, route_handlers=routes, opt=opt, exception_handlers=refusals)
@@ -143,7 +170,7 @@ def create_app(
             route_handlers=router.opt[_APIS_ONLY],
             opt=router.opt,
             exception_handlers=router.exception_handlers,  # pyright: ignore[reportUnknownMemberType]
-            middleware=http.rate_limit_middleware(),
+            middleware=_rate_limit(router.opt[_EXECUTOR].settings),
         )
         handlers_of_errors = dict(litestar_options.pop("exception_handlers", None) or {})
         handled = {404, NotFoundException, HTTPException, Exception} & handlers_of_errors.keys()
@@ -152,6 +179,15 @@ def create_app(
         litestar_options["exception_handlers"] = handlers_of_errors
     handlers = [router, *http.static_routers(), *litestar_options.pop("route_handlers", [])]
     return Litestar(route_handlers=handlers, plugins=plugins, **litestar_options)
+
+
+def _rate_limit(settings: ServerSettings) -> list[DefineMiddleware]:
+    """Litestar's rate-limit middleware for the API router, when the settings set a limit."""
+    from litestar.middleware.rate_limit import RateLimitConfig
+
+    if settings.rate_limit is None:
+        return []
+    return [RateLimitConfig(rate_limit=settings.rate_limit).middleware]
 
 
 def _not_found(

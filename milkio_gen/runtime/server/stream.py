@@ -156,7 +156,7 @@ class StreamLimits:
 
 def _event(item: Any, encode_chunk: Callable[[Any], bytes]) -> bytes:
     if type(item) is Tracked:
-        tracked = cast(Tracked[Any], item)
+        tracked = cast("Tracked[Any]", item)
         return sse.encode_event(encode_chunk(tracked.chunk), event_id=tracked.id)
     return sse.encode_event(encode_chunk(item))
 
@@ -178,7 +178,7 @@ async def _produce(
             async for chunk in chunks:
                 if on_chunk is not None:
                     seen = on_chunk(
-                        cast(Tracked[Any], chunk).chunk if type(chunk) is Tracked else chunk
+                        cast("Tracked[Any]", chunk).chunk if type(chunk) is Tracked else chunk
                     )
                     if seen is not None and inspect.isawaitable(seen):
                         await seen

@@ -1,0 +1,1 @@
+"""Fuzz targets of the decoders, run with atheris (see docs/limits.md)."""
