@@ -232,6 +232,8 @@ def test_meta_and_hooks_are_checked_by_the_build(tmp_path: Path) -> None:
         ),
     ]
     assert "fix: use the fields of Meta (auth, max_duration), or add the key to it" in result.stderr
+    assert "the app declares hooks in more than one place: " in result.stderr
+    assert "tests.bad_apps.hooked.twice.more_hooks" in result.stderr
     for location, text in expected:
         assert any(location in line and text in line for line in result.stderr.splitlines()), (
             location,

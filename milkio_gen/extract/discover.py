@@ -169,22 +169,8 @@ def discover(app: str, progress: Progress = SILENT) -> Discovery:
         key=lambda found: (found.channel.name, found.location.file, found.location.line),
     )
     _check_channel_names(found_channels, errors)
-    if len(fail_codes) > 1:
-        places = ", ".join(f"{found.module}.{found.name}" for found in fail_codes)
-        errors.append(
-            BuildError(
-                f"the app declares fail codes in more than one place: {places}",
-                "keep a single `FailCodes()` object and register every code on it",
-            )
-        )
-    if len(hooks) > 1:
-        places = ", ".join(f"{found.module}.{found.name}" for found in hooks)
-        errors.append(
-            BuildError(
-                f"the app declares hooks in more than one place: {places}",
-                "keep a single `Hooks()` object and register every hook on it",
-            )
-        )
+    _check_single(fail_codes, "fail codes", "`FailCodes()` object and register every code", errors)
+    _check_single(hooks, "hooks", "`Hooks()` object and register every hook", errors)
     return Discovery(
         sorted(apis, key=lambda api: api.path),
         next(iter(fail_codes), None),
@@ -192,6 +178,20 @@ def discover(app: str, progress: Progress = SILENT) -> Discovery:
         found_channels,
         next(iter(hooks), None),
     )
+
+
+def _check_single(
+    found: list[FoundFailCodes] | list[FoundHooks], what: str, keep: str, errors: list[BuildError]
+) -> None:
+    """An app declares its fail codes, and its hooks, in one object."""
+    if len(found) > 1:
+        places = ", ".join(f"{each.module}.{each.name}" for each in found)
+        errors.append(
+            BuildError(
+                f"the app declares {what} in more than one place: {places}",
+                f"keep a single {keep} on it",
+            )
+        )
 
 
 def _found_channel(module: str, name: str, channel: Channel[Any]) -> FoundChannel:

@@ -1,0 +1,3 @@
+from milkio_gen import Hooks
+
+more_hooks = Hooks()
