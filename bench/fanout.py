@@ -40,7 +40,14 @@ def start_instance(package: Path, port: int, env: dict[str, str]) -> subprocess.
     )
     path = os.pathsep.join([str(package), str(ROOT)])
     process = subprocess.Popen(
-        [sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": path, **env}
+        [sys.executable, "-c", code],
+        # Uncapped: the subscribers all come from one address.
+        env={
+            **os.environ,
+            "MILKIO_SERVER_MAX_STREAMS_PER_CLIENT": "null",
+            "PYTHONPATH": path,
+            **env,
+        },
     )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

@@ -79,7 +79,10 @@ def start(
     command = [sys.executable, "-m", "uvicorn", *target, "--host", "127.0.0.1"]
     command += ["--port", str(port), "--loop", "uvloop", "--http", "httptools"]
     command += ["--log-level", "warning", "--no-access-log", "--timeout-graceful-shutdown", "2"]
-    process = subprocess.Popen(command, env={**os.environ, **(env or {}), "PYTHONPATH": pythonpath})
+    # Quiet, and uncapped: a benchmark opens thousands of streams from one address.
+    quiet = {"MILKIO_LOG_LEVEL": "warning", "MILKIO_SERVER_MAX_STREAMS_PER_CLIENT": "null"}
+    environment = {**os.environ, **quiet, **(env or {}), "PYTHONPATH": pythonpath}
+    process = subprocess.Popen(command, env=environment)
     base_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AsyncExitStack
 from contextvars import ContextVar
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Generic, overload
+from typing import TYPE_CHECKING, Any, Generic, cast, overload
 
 from typing_extensions import TypeVar
 
@@ -82,9 +82,10 @@ class Context(Generic[MetaT]):
         self._scope = scope
         self._receive = receive
         self._subscriptions: list[AsyncGenerator[Any, None]] = []
-        self._dependencies: dict[str, Any] = {}
+        # Made when first asked for: an idle stream holds thousands of contexts.
+        self._dependencies: dict[str, Any] | None = None
         self._cleanups: AsyncExitStack | None = None
-        self._resolving = asyncio.Lock()
+        self._resolving: asyncio.Lock | None = None
         self._closed = False
 
     @property
@@ -167,15 +168,17 @@ class Context(Generic[MetaT]):
         action's exception, or `CallEnded`), so it can roll back rather than commit."""
         if self._closed:
             raise RuntimeError("the call has ended: its dependencies are cleaned up")
+        if self._resolving is None:
+            self._resolving, self._dependencies = asyncio.Lock(), {}
+        resolved = cast(dict[str, Any], self._dependencies)
         async with self._resolving:  # two tasks of one call asking at once get one value
-            if name not in self._dependencies:
+            if name not in resolved:
                 from .runtime.server.dependencies import resolve_dependency
 
                 if self._cleanups is None:
                     self._cleanups = AsyncExitStack()
-                value = await resolve_dependency(self.request, name, self._cleanups)
-                self._dependencies[name] = value
-        return self._dependencies[name]
+                resolved[name] = await resolve_dependency(self.request, name, self._cleanups)
+        return resolved[name]
 
     async def close(self, error: BaseException | None = None) -> None:
         """End what the call holds: its subscriptions, so none outlives its stream (even one

@@ -29,6 +29,7 @@ import uvicorn
 
 from .header_timeout import default_protocol, with_header_timeout
 from .runtime.server import stop_open_streams
+from .runtime.server.observe import LOG_LEVEL_VARIABLE
 
 __all__ = ["TLS_MISSING", "serve"]
 
@@ -81,6 +82,8 @@ def serve(
     options = _Options(
         app, host, port, log_level, grace_period, certfile, keyfile, workers, header_timeout
     )
+    # Read by the app's logging set-up as it is imported, here or in a worker.
+    os.environ[LOG_LEVEL_VARIABLE] = log_level
     run = _serve_tls if certfile is not None else _serve_plain
     if workers <= 1:
         run(options, None)

@@ -78,6 +78,7 @@ class _Call:
 
     __slots__ = (
         "context",
+        "counted",
         "error",
         "execute_id",
         "fail_code",
@@ -96,6 +97,8 @@ class _Call:
         self.started = time.perf_counter()
         self.wants_stream = False
         self.context: Context[Any] | None = None
+        self.counted: str | None = None
+        """The client address whose open streams count this one."""
         self.params: Any = None
         self.fail_code: str | None = None
         self.error: BaseException | None = None
@@ -143,7 +146,13 @@ class Executor:
         if span is not None:
             send = span.wrap(send, call.outcome)
         try:
-            await self._execute(call, binding, scope, receive, send)
+            # A stream runs from here, not from the calls that prepared it: an idle stream
+            # holds every suspended frame, thousands at once.
+            pump = await self._execute(call, binding, scope, receive, send)
+            if pump is not None:
+                handshake = ENVELOPE_PREFIX + success_envelope(call.execute_id, HANDSHAKE_DATA)
+                # Framed at once: orjson's own result would hold 4 KiB for the stream's life.
+                await pump.run(_start(STREAM_HEADERS), sse.encode_event(handshake))
         except asyncio.CancelledError:
             call.stop_reason = call.stop_reason or "shutdown"  # the server gave up on it
             call.error = call.error or CallEnded("the server stopped the call")
@@ -160,6 +169,8 @@ class Executor:
             call.fail_code = call.fail_code or "INTERNAL_SERVER_ERROR"
             call.error = call.error or error
         finally:
+            if call.counted is not None and self._streams_per_client is not None:
+                self._streams_per_client.close(call.counted)
             try:
                 await self._finish(call)
             finally:
@@ -204,7 +215,8 @@ class Executor:
         scope: Scope,
         receive: Receive,
         send: Send,
-    ) -> None:
+    ) -> StreamPump | None:
+        """Answer the call, or make the stream that will (`handle` runs it)."""
         call.wants_stream = accepts_event_stream(scope)
         if scope["type"] != "http" or scope["method"] != "POST":
             return await self._refuse(call, send, self.fails.make("NOT_ALLOW_METHOD"))
@@ -218,20 +230,17 @@ class Executor:
         if received and not _is_json(received):
             data = {"received": received, "expected": "application/json"}
             return await self._refuse(call, send, self.fails.make("UNSUPPORTED_MEDIA_TYPE", data))
-        if not binding.is_stream or self._streams_per_client is None:
-            return await self._run(call, binding, scope, receive, send)
-        client = _client_address(scope)
-        if not self._streams_per_client.open(client):
-            limit = {"limit": self._streams_per_client.limit}
-            return await self._refuse(call, send, self.fails.make("TOO_MANY_STREAMS", limit))
-        try:
-            await self._run(call, binding, scope, receive, send)
-        finally:
-            self._streams_per_client.close(client)
+        if binding.is_stream and self._streams_per_client is not None:
+            client = _client_address(scope)
+            if not self._streams_per_client.open(client):
+                limit = {"limit": self._streams_per_client.limit}
+                return await self._refuse(call, send, self.fails.make("TOO_MANY_STREAMS", limit))
+            call.counted = client  # `handle` lets it go when the call ends
+        return await self._run(call, binding, scope, receive, send)
 
     async def _run(
         self, call: _Call, binding: ApiBinding, scope: Scope, receive: Receive, send: Send
-    ) -> None:
+    ) -> StreamPump | None:
         try:
             context = call.context = self.context_type(
                 execute_id=call.execute_id,
@@ -265,7 +274,7 @@ class Executor:
             chunks = binding.call(call.params, context)
         except Exception as error:
             return await self._refuse(call, send, self._fail_for(error, call))
-        await self._stream(call, binding, context, chunks, receive, send)
+        return self._stream(call, binding, context, chunks, receive, send)
 
     async def _read_params(self, call: _Call, binding: ApiBinding, receive: Receive) -> Fail | None:
         """Read the body into `call.params`; or the fail that refuses it."""
@@ -290,7 +299,7 @@ class Executor:
         headers, body = _refusal(call.execute_id, fail, stream=call.wants_stream)
         await _send_response(send, headers, body)
 
-    async def _stream(
+    def _stream(
         self,
         call: _Call,
         binding: ApiBinding,
@@ -298,7 +307,7 @@ class Executor:
         chunks: Any,
         receive: Receive,
         send: Send,
-    ) -> None:
+    ) -> StreamPump:
         execute_id = call.execute_id
         max_duration = binding.max_duration
 
@@ -330,9 +339,7 @@ class Executor:
                 max_duration=max_duration,
             ),
         )
-        # Framed at once: orjson's own result would hold about 4 KiB for the stream's life.
-        handshake = sse.encode_event(ENVELOPE_PREFIX + success_envelope(execute_id, HANDSHAKE_DATA))
-        await pump.run(_start(STREAM_HEADERS), handshake)
+        return pump
 
     async def _run_before(self, context: Context[Any], call: _Call) -> Fail | None:
         """The fail a `before_execute` hook ended the call with, if one did."""

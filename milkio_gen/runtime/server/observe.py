@@ -9,6 +9,7 @@ Litestar's `OpenTelemetryPlugin`) gets the same fields as `milkio.*` attributes.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,9 @@ execute_logger = logging.getLogger("milkio_gen.execute")
 if TYPE_CHECKING:
     from litestar.logging.config import LoggingConfig
     from litestar.types import Message, Send
+
+LOG_LEVEL_VARIABLE = "MILKIO_LOG_LEVEL"
+"""The environment variable that sets the level of `create_app`'s logging set-up."""
 
 LOG_FORMAT = "%(levelname)s - %(asctime)s - %(name)s - %(execute_prefix)s%(message)s"
 """Litestar's own format, with each line of a call led by its execute id."""
@@ -126,14 +130,18 @@ class ExecuteIdFilter(logging.Filter):
 
 def logging_config() -> LoggingConfig:
     """Litestar's logging set-up, with `ExecuteIdFilter` on its handlers and the execute id
-    leading every line written during a call: `create_app`'s default."""
+    leading every line written during a call: `create_app`'s default. Its level is
+    `MILKIO_LOG_LEVEL` (`info` by default; `warning` leaves the execute lines out), which
+    `milkio-gen serve --log-level` sets."""
     from litestar.logging.config import LoggingConfig, default_handlers
 
     handlers = {
         name: {**handler, "filters": ["execute_id"]} for name, handler in default_handlers.items()
     }
+    level = os.environ.get(LOG_LEVEL_VARIABLE, "info").upper()
     return LoggingConfig(
         filters={"execute_id": {"()": ExecuteIdFilter}},
         formatters={"standard": {"format": LOG_FORMAT}},
         handlers=handlers,
+        root={"handlers": ["queue_listener"], "level": "DEBUG" if level == "TRACE" else level},
     )
