@@ -2,7 +2,7 @@
 what `on_chunk` hooks add to a stream of small chunks, each beside a reference measured in
 the same run.
 
-    python -m bench.execute [--calls 10000] [--connections 8] [--chunks 200000] [--rounds 3]
+    python -m bench.execute [--calls 1000] [--connections 8] [--chunks 100000] [--rounds 20]
                             [--json bench/results/execute.json]
 
 Every contender is the generated server of `bench/hooked_app`, with `create_app`'s default
@@ -13,23 +13,25 @@ is a file: its lines are counted at the end, to check that every contender logge
 claims (a line per call, or none).
 
 Plain calls (`calls/ping`), from this process over raw HTTP/1.1 keep-alive connections, so
-that the client adds little to what the server costs:
-- latency: `calls` calls one after another on one connection, after 200 not counted;
-  p50 and p99;
-- throughput: `calls` calls spread over `connections` connections, each one call at a time;
-  calls/s, and the CPU the server process spent per call, its threads included.
+that the client adds little to what the server costs; `connections` a contender, opened and
+warmed (200 calls each) before the first round. A round of a contender:
+- latency: `calls` calls one after another on its first connection, each timed;
+- throughput: `calls` calls spread over its connections, each one call at a time, timed
+  together, with the CPU the server process spent (its threads included).
 Rows: (ref) no hooks and the line off; (a) the line on; (b) one sync hook of each kind
-(`before_execute`, `on_chunk`, `after_execute`), the line off; (c) both.
+(`before_execute`, `on_chunk`, `after_execute`; a plain call runs no `on_chunk` hook), the
+line off; (c) both.
 
-Streams (`calls/tokens`): one stream of `chunks` chunks read by the minimal client of
-`bench.streams`, which is cheaper per chunk than the server, so that what the server's hooks
-cost shows in chunks/s; and the server's CPU per chunk. Rows: no `on_chunk` hook (ref); one
-sync `on_chunk` hook; two, one of them `async def` (a coroutine per chunk).
+Streams (`calls/tokens`): a round is one stream of `chunks` chunks, read by the minimal client
+of `bench.streams`, which spends less per chunk than the server, so that what the server's
+hooks cost shows in chunks/s; and the server's CPU per chunk. Rows: no `on_chunk` hook (ref);
+one sync `on_chunk` hook; two, one of them `async def` (a coroutine per chunk).
 
-All servers are up for the whole run and the contenders are measured in turn, `rounds`
-times, so that a change in the machine's speed falls on all of them alike. Latencies pool the
-rounds; calls/s and chunks/s, with their CPU figures, are the best round's. Every loop is
-bounded by its count and by a time limit.
+All servers are up for the whole run and the contenders take turns, round after round, each
+round starting with the next one: the machine's speed drifts over seconds, and short turns
+spread the drift over all contenders alike. Each figure is over all rounds: latencies pooled,
+calls/s and chunks/s the total over the total time, CPU the total over the total calls or
+chunks. Every loop is bounded by its count and by a time limit.
 """
 
 from __future__ import annotations
@@ -45,13 +47,15 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psutil
 import uvloop
+from milkio_gen.runtime.server.observe import LOG_LEVEL_VARIABLE
 
 from bench.servers import (
     RESULTS,
@@ -129,7 +133,7 @@ STREAMS = [
 ]
 
 WARM_UP = 200
-"""Calls on a connection before its latencies count."""
+"""Calls on each connection before the first round."""
 ROUND_SECONDS = 120.0
 """The most one contender's round may take."""
 
@@ -152,17 +156,40 @@ class Running:
 def start_server(server: Server, pythonpath: str, directory: Path, index: int) -> Running:
     stderr = directory / f"server-{index}.log"
     env = {
+        # `create_app`'s logging set-up at its default level: `start` asks for quiet servers.
+        LOG_LEVEL_VARIABLE: "info",
         HOOKS_VARIABLE: ",".join(server.hooks),
         LOG_VARIABLE: "on" if server.log_line else "off",
         STDERR_VARIABLE: str(stderr),
     }
     try:
-        process, base_url = start(["bench.execute:serve", "--factory"], pythonpath, env)
+        # Its connections idle while the other contenders take their turns.
+        target = ["bench.execute:serve", "--factory", "--timeout-keep-alive", "600"]
+        process, base_url = start(target, pythonpath, env)
     except SystemExit:
         if stderr.exists():
             print(stderr.read_text()[-3000:])
         raise
     return Running(process, base_url, int(base_url.rsplit(":", 1)[1]), stderr)
+
+
+def start_servers(
+    contenders: Sequence[Contender], pythonpath: str, directory: Path
+) -> dict[Contender, Running]:
+    """A server for each contender, started side by side; if one fails, the others are
+    stopped and its error raised."""
+    with ThreadPoolExecutor(max_workers=len(contenders)) as pool:
+        starting = {
+            contender: pool.submit(start_server, contender.server, pythonpath, directory, index)
+            for index, contender in enumerate(contenders)
+        }
+    failures = [error for future in starting.values() if (error := future.exception())]
+    if failures:
+        for future in starting.values():
+            if not future.exception():
+                stop(future.result().process)
+        raise failures[0]
+    return {contender: future.result() for contender, future in starting.items()}
 
 
 # Plain calls ------------------------------------------------------------------------------
@@ -207,39 +234,40 @@ class Connection:
             await self.writer.wait_closed()
 
 
-@dataclass(frozen=True)
-class PlainRound:
-    latencies_ms: list[float]
-    calls_per_s: float
-    server_us: float
+@dataclass
+class PlainTotals:
+    """What a plain contender's rounds add up to."""
+
+    latencies_ms: list[float] = field(default_factory=list[float])
+    calls: int = 0
+    """Calls of the throughput phases."""
+    seconds: float = 0.0
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
 
 
-async def plain_round(server: Running, calls: int, connections: int) -> PlainRound:
-    """One round of a contender: latencies on one connection, then calls/s over all."""
+async def plain_round(
+    server: Running, opened: Sequence[Connection], calls: int, totals: PlainTotals
+) -> None:
+    """One round of a plain contender: `calls` calls one after another on the first
+    connection, timed each; then `calls` calls over all of them, timed together."""
     async with asyncio.timeout(ROUND_SECONDS):
-        opened = [await Connection.open(server.port) for _ in range(connections)]
-        try:
-            first = opened[0]
-            await first.calls(WARM_UP)
-            latencies: list[float] = []
-            for _ in range(calls):
-                started = time.perf_counter()
-                await first.call()
-                latencies.append((time.perf_counter() - started) * 1000)
-            for connection in opened:
-                await connection.call()  # every connection warm
-            share, rest = divmod(calls, connections)
-            shares = [share + (index < rest) for index in range(connections)]
-            cpu_before = server.cpu_seconds()
+        first = opened[0]
+        for _ in range(calls):
             started = time.perf_counter()
-            await asyncio.gather(*(c.calls(n) for c, n in zip(opened, shares, strict=True)))
-            elapsed = time.perf_counter() - started
-            cpu = server.cpu_seconds() - cpu_before
-        finally:
-            for connection in opened:
-                await connection.close()
-    server.calls += WARM_UP + 2 * calls + connections
-    return PlainRound(latencies, calls / elapsed, cpu / calls * 1e6)
+            await first.call()
+            totals.latencies_ms.append((time.perf_counter() - started) * 1000)
+        share, rest = divmod(calls, len(opened))
+        shares = [share + (index < rest) for index in range(len(opened))]
+        server_before = server.cpu_seconds()
+        client_before = time.process_time()
+        started = time.perf_counter()
+        await asyncio.gather(*(c.calls(n) for c, n in zip(opened, shares, strict=True)))
+        totals.seconds += time.perf_counter() - started
+        totals.client_cpu += time.process_time() - client_before
+        totals.server_cpu += server.cpu_seconds() - server_before
+    totals.calls += calls
+    server.calls += 2 * calls
 
 
 @dataclass(frozen=True)
@@ -249,29 +277,31 @@ class PlainFigures:
     calls_per_s: float
     server_us: float
     """The server process's CPU per call (user and system, every thread)."""
+    client_us: float
+    """This process's CPU per call."""
 
 
-def plain_figures(rounds: Sequence[PlainRound]) -> PlainFigures:
-    latencies = [latency for one in rounds for latency in one.latencies_ms]
-    best = max(rounds, key=lambda one: one.calls_per_s)
+def plain_figures(totals: PlainTotals) -> PlainFigures:
     return PlainFigures(
-        p50_ms=percentile(latencies, 0.5),
-        p99_ms=percentile(latencies, 0.99),
-        calls_per_s=best.calls_per_s,
-        server_us=best.server_us,
+        p50_ms=percentile(totals.latencies_ms, 0.5),
+        p99_ms=percentile(totals.latencies_ms, 0.99),
+        calls_per_s=totals.calls / totals.seconds,
+        server_us=totals.server_cpu / totals.calls * 1e6,
+        client_us=totals.client_cpu / totals.calls * 1e6,
     )
 
 
 # Streams ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StreamFigures:
-    chunks_per_s: float
-    server_us: float
-    """The server process's CPU per chunk."""
-    client_us: float
-    """This process's CPU per chunk."""
+@dataclass
+class StreamTotals:
+    """What a stream contender's rounds add up to."""
+
+    chunks: int = 0
+    seconds: float = 0.0
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
 
 
 async def read_stream(base_url: str, chunks: int) -> int:
@@ -288,21 +318,35 @@ async def read_stream(base_url: str, chunks: int) -> int:
     return count
 
 
-def stream_round(server: Running, chunks: int) -> StreamFigures:
-    """One round of a contender: a stream to warm up both sides, then the one measured."""
-    uvloop.run(read_stream(server.base_url, min(chunks, 10_000)))
-    cpu_before = server.cpu_seconds()
+async def stream_round(server: Running, chunks: int, totals: StreamTotals) -> None:
+    """One round of a stream contender: one stream of `chunks` chunks, timed."""
+    server_before = server.cpu_seconds()
     client_before = time.process_time()
     started = time.perf_counter()
-    got = uvloop.run(read_stream(server.base_url, chunks))
-    elapsed = time.perf_counter() - started
-    server.calls += 2
+    got = await read_stream(server.base_url, chunks)
+    totals.seconds += time.perf_counter() - started
+    totals.client_cpu += time.process_time() - client_before
+    totals.server_cpu += server.cpu_seconds() - server_before
+    server.calls += 1
     if got != chunks:
         raise SystemExit(f"calls/tokens: {got} chunks of {chunks}")
+    totals.chunks += chunks
+
+
+@dataclass(frozen=True)
+class StreamFigures:
+    chunks_per_s: float
+    server_us: float
+    """The server process's CPU per chunk."""
+    client_us: float
+    """This process's CPU per chunk."""
+
+
+def stream_figures(totals: StreamTotals) -> StreamFigures:
     return StreamFigures(
-        chunks_per_s=chunks / elapsed,
-        server_us=(server.cpu_seconds() - cpu_before) / chunks * 1e6,
-        client_us=(time.process_time() - client_before) / chunks * 1e6,
+        chunks_per_s=totals.chunks / totals.seconds,
+        server_us=totals.server_cpu / totals.chunks * 1e6,
+        client_us=totals.client_cpu / totals.chunks * 1e6,
     )
 
 
@@ -311,15 +355,15 @@ def stream_round(server: Running, chunks: int) -> StreamFigures:
 
 def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="what the log line and the hooks cost")
-    parser.add_argument("--calls", type=int, default=10_000, help="plain calls per phase")
+    parser.add_argument("--calls", type=int, default=1_000, help="plain calls per phase a round")
     parser.add_argument("--connections", type=int, default=8, help="for calls/s")
-    parser.add_argument("--chunks", type=int, default=200_000, help="chunks of the stream")
-    parser.add_argument("--rounds", type=int, default=3, help="turns of every contender")
+    parser.add_argument("--chunks", type=int, default=100_000, help="chunks of a stream")
+    parser.add_argument("--rounds", type=int, default=20, help="turns of every contender")
     parser.add_argument("--json", type=Path, default=RESULTS / "execute.json")
     return parser
 
 
-QUICK = ["--calls", "300", "--connections", "4", "--chunks", "20000", "--rounds", "1"]
+QUICK = ["--calls", "200", "--connections", "4", "--chunks", "10000", "--rounds", "2"]
 """Options of `python -m bench --quick`."""
 
 
@@ -330,48 +374,78 @@ def log_lines(path: Path) -> int:
         return sum(EXECUTE_LINE in line for line in lines)
 
 
+async def measure(
+    servers: dict[Contender, Running], options: argparse.Namespace
+) -> tuple[dict[str, PlainTotals], dict[str, StreamTotals]]:
+    """Every contender's rounds, in turn; each round starts with the next contender, so that
+    none is always first."""
+    plain = {contender.name: PlainTotals() for contender in PLAIN}
+    streams = {contender.name: StreamTotals() for contender in STREAMS}
+    opened: dict[Contender, list[Connection]] = {}
+    try:
+        for contender in PLAIN:
+            server = servers[contender]
+            connections = [await Connection.open(server.port) for _ in range(options.connections)]
+            opened[contender] = connections
+            async with asyncio.timeout(ROUND_SECONDS):
+                for connection in connections:
+                    await connection.calls(WARM_UP)
+            server.calls += WARM_UP * len(connections)
+        for contender in STREAMS:  # a stream to warm up both sides
+            await read_stream(servers[contender].base_url, min(options.chunks, 10_000))
+            servers[contender].calls += 1
+        for turn in range(options.rounds):
+            for contender in rotated(PLAIN, turn):
+                server, totals = servers[contender], plain[contender.name]
+                await plain_round(server, opened[contender], options.calls, totals)
+            for contender in rotated(STREAMS, turn):
+                await stream_round(servers[contender], options.chunks, streams[contender.name])
+    finally:
+        for connections in opened.values():
+            for connection in connections:
+                await connection.close()
+    return plain, streams
+
+
 def run(options: argparse.Namespace) -> dict[str, Any]:
     """Measure every contender, print the tables, and return the figures."""
     pythonpath = python_path(build_package("bench.hooked_app", "hooked_gen"))
-    plain_rounds: dict[str, list[PlainRound]] = {c.name: [] for c in PLAIN}
-    stream_rounds: dict[str, list[StreamFigures]] = {c.name: [] for c in STREAMS}
     with tempfile.TemporaryDirectory(prefix="milkio-execute-") as directory:
-        servers: dict[Server, Running] = {}
+        # A server of its own for each contender: what one served (long streams) does not
+        # weigh on another's figures.
+        servers: dict[Contender, Running] = {}
         try:
-            for index, server in enumerate(dict.fromkeys(c.server for c in PLAIN + STREAMS)):
-                servers[server] = start_server(server, pythonpath, Path(directory), index)
-            for _ in range(options.rounds):
-                for contender in PLAIN:
-                    running = servers[contender.server]
-                    one = uvloop.run(plain_round(running, options.calls, options.connections))
-                    plain_rounds[contender.name].append(one)
-                for contender in STREAMS:
-                    running = servers[contender.server]
-                    stream_rounds[contender.name].append(stream_round(running, options.chunks))
+            servers.update(start_servers(PLAIN + STREAMS, pythonpath, Path(directory)))
+            plain_totals, stream_totals = uvloop.run(measure(servers, options))
         finally:
             for running in servers.values():
                 stop(running.process)  # its queue of log lines written out as it exits
-        lines = {server: log_lines(running.stderr) for server, running in servers.items()}
+        lines = {contender: log_lines(running.stderr) for contender, running in servers.items()}
 
-    for server, running in servers.items():
-        expected = running.calls if server.log_line else 0
-        if lines[server] != expected:
-            raise SystemExit(f"{server}: {lines[server]} log lines for {running.calls} calls")
-    plain = {name: plain_figures(rounds) for name, rounds in plain_rounds.items()}
-    streams = {
-        name: max(rounds, key=lambda one: one.chunks_per_s)
-        for name, rounds in stream_rounds.items()
-    }
-    plain_rows = plain_table(options, plain)
-    stream_rows = stream_table(options, streams)
+    for contender, running in servers.items():
+        expected = running.calls if contender.server.log_line else 0
+        if lines[contender] != expected:
+            raise SystemExit(
+                f"{contender.name}: {lines[contender]} log lines for {running.calls} calls"
+            )
+    plain = {name: plain_figures(totals) for name, totals in plain_totals.items()}
+    streams = {name: stream_figures(totals) for name, totals in stream_totals.items()}
     return {
         "calls": options.calls,
         "connections": options.connections,
         "chunks": options.chunks,
         "rounds": options.rounds,
-        "results": {"plain": plain_rows, "streams": stream_rows},
-        "log_lines": {c.name: lines[c.server] for c in PLAIN},
+        "results": {
+            "plain": plain_table(options, plain),
+            "streams": stream_table(options, streams),
+        },
+        "log_lines": {contender.name: lines[contender] for contender in PLAIN},
     }
+
+
+def rotated(contenders: list[Contender], turn: int) -> list[Contender]:
+    start = turn % len(contenders)
+    return contenders[start:] + contenders[:start]
 
 
 def plain_table(
@@ -380,9 +454,9 @@ def plain_table(
     """Print the plain calls' table; their figures with the ratios to the reference."""
     base = figures[PLAIN[0].name]
     print(
-        f"plain calls (calls/ping), {options.rounds} round(s): latency of {options.calls:,} "
-        f"calls one after another on one connection; calls/s of {options.calls:,} calls over "
-        f"{options.connections} connections; server CPU per call"
+        f"plain calls (calls/ping), {options.rounds} rounds each of {options.calls:,} calls one "
+        f"after another on one connection (latency) and {options.calls:,} over "
+        f"{options.connections} connections (calls/s, server CPU per call)"
     )
     print(f"{'contender':<34} {'p50 ms':>7} {'p99 ms':>7} {'calls/s':>8} {'server us':>9} "
           f"{'+us':>6} {'p50 x':>6} {'p99 x':>6} {'calls/s x':>9}")  # fmt: skip
@@ -411,8 +485,8 @@ def stream_table(
     """Print the streams' table; their figures with the ratios to the reference."""
     base = figures[STREAMS[0].name]
     print(
-        f"\none stream of {options.chunks:,} chunks (calls/tokens), minimal client; best of "
-        f"{options.rounds}"
+        f"\nstreams (calls/tokens), {options.rounds} rounds each of one stream of "
+        f"{options.chunks:,} chunks, read by the minimal client"
     )
     print(f"{'contender':<34} {'chunks/s':>9} {'server us':>9} {'+ns':>5} {'client us':>9} "
           f"{'x ref':>6}")  # fmt: skip

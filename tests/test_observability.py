@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -11,6 +14,7 @@ from typing import Any
 import pytest
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from milkio_gen.runtime.server import create_app, create_router
+from milkio_gen.runtime.server.observe import BatchingHandler
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -178,3 +182,61 @@ async def test_an_unknown_path_is_logged_too(
     assert line.__dict__["execute_id"] == answer["executeId"]
     assert line.__dict__["path"] == "no/such/api"
     assert line.__dict__["fail_code"] == "NOT_FOUND"
+
+
+class _CountingStream(io.StringIO):
+    """A stream that counts its writes, and can be held stalled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+        self.open = threading.Event()
+        self.open.set()
+
+    def write(self, text: str) -> int:
+        self.open.wait(5)
+        self.writes += 1
+        return super().write(text)
+
+
+def _logger_to(handler: logging.Handler, name: str) -> logging.Logger:
+    logger = logging.getLogger(name)
+    logger.handlers[:] = [handler]
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    return logger
+
+
+def test_the_default_handler_writes_lines_in_batches_and_what_waits_at_exit() -> None:
+    stream = _CountingStream()
+    handler = BatchingHandler(stream, interval=0.05)
+    logger = _logger_to(handler, "tests.batching")
+    for index in range(200):
+        logger.info("line %d", index)
+    deadline = time.monotonic() + 5
+    while stream.getvalue().count("\n") < 200 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stream.getvalue().splitlines() == [f"line {index}" for index in range(200)]
+    assert stream.writes <= 3, "one write a batch, not a write a line"
+    logger.info("the last line")
+    handler.flush()  # what logging's shutdown does at exit
+    assert stream.getvalue().endswith("the last line\n")
+
+
+def test_a_stalled_stream_holds_a_bounded_number_of_lines_and_says_what_it_dropped() -> None:
+    stream = _CountingStream()
+    handler = BatchingHandler(stream, interval=0.01, limit=10)
+    logger = _logger_to(handler, "tests.batching.stalled")
+    stream.open.clear()  # the pipe is full
+    logger.info("first")
+    time.sleep(0.1)  # the writer took "first" and now waits on the stream
+    started = time.monotonic()
+    for index in range(25):
+        logger.info("more %d", index)
+    assert time.monotonic() - started < 0.5, "logging did not wait on the stalled stream"
+    stream.open.set()
+    time.sleep(0.1)
+    handler.flush()
+    lines = stream.getvalue().splitlines()
+    assert lines[:11] == ["first", *(f"more {index}" for index in range(10))]
+    assert "15 log lines were dropped: the log's stream was stalled" in lines

@@ -367,10 +367,16 @@ class Executor:
 
             return run_sync
 
+        # Which to await is known now, not asked of each result: a chunk is microseconds.
+        plan = [(hook, inspect.iscoroutinefunction(hook.function)) for hook in hooks]
+
         async def run_all(chunk: Any) -> None:
-            for hook in hooks:
+            for hook, is_async in plan:
                 try:
-                    await _maybe_await(hook.function(context, chunk))
+                    if is_async:
+                        await hook.function(context, chunk)
+                    else:
+                        hook.function(context, chunk)
                 except Exception as error:
                     raise _HookFailed(hook, error) from error
 
