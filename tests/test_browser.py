@@ -122,7 +122,10 @@ def test_a_tab_that_loses_its_network_resumes_without_loss_or_repeat(
         writer.goto(f"{server.base_url}/web/chat.html?room={room}&name=writer")
         say(writer, "one")
         expect(reader.locator("#messages li")).to_have_text(["writer: one"])
-        subscriptions = len(server.logged(f"subscribed to {room}"))
+        # Both tabs subscribed; the server writes its log lines in batches.
+        subscribed = f"subscribed to {room}"
+        wait_for(lambda: len(server.logged(subscribed)) >= 2, 5, "both subscriptions logged")
+        subscriptions = len(server.logged(subscribed))
 
         offline.set_offline(True)
         network.faults.refuse = True
@@ -138,7 +141,7 @@ def test_a_tab_that_loses_its_network_resumes_without_loss_or_repeat(
 
         everything = ["writer: one", "writer: two", "writer: three"]
         expect(reader.locator("#messages li")).to_have_text(everything, timeout=15_000)
-        assert len(server.logged(f"subscribed to {room}")) > subscriptions, "it reconnected"
+        wait_for(lambda: len(server.logged(subscribed)) > subscriptions, 5, "it reconnected")
         time.sleep(0.5)
         expect(reader.locator("#messages li")).to_have_text(everything)
         keep(reader, "chat-resumed")

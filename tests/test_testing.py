@@ -44,7 +44,7 @@ def refuses(base_url: str) -> bool:
 
 
 def serving_threads() -> list[str]:
-    return [thread.name for thread in threading.enumerate() if thread.name.startswith("milkio")]
+    return [thread.name for thread in threading.enumerate() if thread.name == "milkio-gen serve"]
 
 
 # serve, in this process

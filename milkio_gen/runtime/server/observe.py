@@ -138,10 +138,10 @@ class BatchingHandler(logging.StreamHandler[TextIO]):
     that hands each line to a thread (Litestar's queue listener) costs a thread switch a line,
     which, a line per call, halved the calls a server answered. A stalled stream (a full
     pipe) stalls only the writer; past `limit` lines waiting, new ones are dropped, and
-    counted in a line of their own."""
+    counted in a line of their own. Once closed, it writes each line at once."""
 
     def __init__(
-        self, stream: TextIO | None = None, interval: float = 0.05, limit: int = 10_000
+        self, stream: TextIO | None = None, interval: float = 0.02, limit: int = 10_000
     ) -> None:
         super().__init__(stream)
         self._interval = interval
@@ -151,12 +151,20 @@ class BatchingHandler(logging.StreamHandler[TextIO]):
         self._guard = threading.Lock()
         self._wake = threading.Event()
         self._writer: threading.Thread | None = None
+        self._closing = False
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             line = self.format(record) + self.terminator
         except Exception:
             self.handleError(record)
+            return
+        if self._closing:
+            # Closed but still attached, as a logging set-up made later (uvicorn's) leaves
+            # the handlers it does not know: each line written at once, as a plain handler.
+            with contextlib.suppress(Exception):
+                self.stream.write(line)
+                self.stream.flush()
             return
         with self._guard:
             if len(self._pending) >= self._limit:
@@ -184,10 +192,22 @@ class BatchingHandler(logging.StreamHandler[TextIO]):
                 self.stream.write("".join(lines))
         super().flush()
 
+    def close(self) -> None:
+        """Write what waits, and end the writer (logging's set-up closes a handler it
+        replaces; so does its shutdown)."""
+        self._closing = True
+        self._wake.set()
+        writer = self._writer
+        if writer is not None and writer is not threading.current_thread():
+            writer.join(1)
+        self.flush()
+        super().close()
+
     def _write_batches(self) -> None:
-        while True:
+        while not self._closing:
             self._wake.wait()
-            time.sleep(self._interval)  # the batch gathers meanwhile
+            if not self._closing:
+                time.sleep(self._interval)  # the batch gathers meanwhile
             self._wake.clear()
             self.flush()
 
@@ -201,10 +221,11 @@ def logging_config() -> LoggingConfig:
 
     level = os.environ.get(LOG_LEVEL_VARIABLE, "info").upper()
     handler = {"()": BatchingHandler, "formatter": "standard", "filters": ["execute_id"]}
+    # Under the name of Litestar's own queue handler, which is then not made: it would start
+    # a listener thread every time an app is made.
     return LoggingConfig(
         filters={"execute_id": {"()": ExecuteIdFilter}},
         formatters={"standard": {"format": LOG_FORMAT}},
-        handlers={"batching": handler},
-        root={"handlers": ["batching"], "level": "DEBUG" if level == "TRACE" else level},
-        loggers={"litestar": {"level": "INFO", "handlers": ["batching"], "propagate": False}},
+        handlers={"queue_listener": handler},
+        root={"handlers": ["queue_listener"], "level": "DEBUG" if level == "TRACE" else level},
     )
