@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 from milkio_gen.build import build
 from milkio_gen.config import load_config
+from milkio_gen.runtime.server import ServerSettings, create_app, create_router
 from milkio_gen.testing import RedisServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,6 +128,11 @@ def redis() -> Iterator[RedisServer]:
 def probe(tmp_path_factory: pytest.TempPathFactory) -> GeneratedPackage:
     """The probe app of the tests, built into a temporary package `probe_gen`."""
     return build_package("tests.probe_app", tmp_path_factory.mktemp("probe"), "probe_gen")
+
+
+def serve_probe_with(probe: GeneratedPackage, settings: ServerSettings) -> Iterator[RunningServer]:
+    """The probe app under `ServerSettings` of a test's own, served in a thread."""
+    yield from serve_in_thread(create_app(create_router(probe.server.apis, settings=settings)))
 
 
 @pytest.fixture(scope="session")

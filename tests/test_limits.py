@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from milkio_gen.runtime.server import ServerSettings, create_app, create_router
+from milkio_gen.runtime.server import ServerSettings
 
-from tests.conftest import GeneratedPackage, RunningServer, serve_in_thread
+from tests.conftest import GeneratedPackage, RunningServer, serve_probe_with
 
 STREAM = {"accept": "text/event-stream", "content-type": "application/json"}
 
@@ -19,10 +19,7 @@ STREAM = {"accept": "text/event-stream", "content-type": "application/json"}
 @pytest.fixture(scope="module")
 def capped(probe: GeneratedPackage) -> Iterator[RunningServer]:
     """The probe app with a cap of three open streams a client."""
-    server = probe.server
-    settings = ServerSettings(max_streams_per_client=3)
-    router = create_router(server.apis, fail_codes=server.fail_codes, settings=settings)
-    yield from serve_in_thread(create_app(router))
+    yield from serve_probe_with(probe, ServerSettings(max_streams_per_client=3))
 
 
 @pytest.mark.parametrize("body", [b"{}", b""], ids=["body", "empty"])
@@ -115,9 +112,7 @@ async def test_streams_past_the_cap_of_a_client_get_a_retryable_fail(
 @pytest.fixture(scope="module")
 def rate_limited(probe: GeneratedPackage) -> Iterator[RunningServer]:
     """The probe app with three calls a minute for each client."""
-    server = probe.server
-    router = create_router(server.apis, settings=ServerSettings(rate_limit=("minute", 3)))
-    yield from serve_in_thread(create_app(router))
+    yield from serve_probe_with(probe, ServerSettings(rate_limit=("minute", 3)))
 
 
 async def test_calls_past_the_rate_limit_get_a_retryable_fail_with_retry_after(
@@ -150,9 +145,7 @@ async def test_calls_past_the_rate_limit_get_a_retryable_fail_with_retry_after(
 
 @pytest.fixture(scope="module")
 def per_second(probe: GeneratedPackage) -> Iterator[RunningServer]:
-    server = probe.server
-    router = create_router(server.apis, settings=ServerSettings(rate_limit=("second", 2)))
-    yield from serve_in_thread(create_app(router))
+    yield from serve_probe_with(probe, ServerSettings(rate_limit=("second", 2)))
 
 
 async def test_a_client_with_retries_waits_as_long_as_the_rate_limit_says(

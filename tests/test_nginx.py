@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 from milkio_gen.runtime.client import Failure, StreamTimeouts
-from milkio_gen.runtime.server import ServerSettings, create_app, create_router
+from milkio_gen.runtime.server import ServerSettings
 from milkio_gen.testing.nginx import READ_TIMEOUT, Nginx
 
-from tests.conftest import GeneratedPackage, RunningServer, serve_in_thread
+from tests.conftest import GeneratedPackage, RunningServer, serve_probe_with
 from tests.probe_app.recorder import record
 
 PING_INTERVAL = 0.5
@@ -26,21 +26,16 @@ GZIP_STREAMS = ("gzip on;", "gzip_types text/event-stream;")
 SSE = {"accept": "text/event-stream", "content-type": "application/json"}
 
 
-def probe_app_with(probe: GeneratedPackage, settings: ServerSettings) -> Iterator[RunningServer]:
-    router = create_router(probe.server.apis, fail_codes=probe.server.fail_codes, settings=settings)
-    yield from serve_in_thread(create_app(router))
-
-
 @pytest.fixture(scope="module")
 def pinging_server(probe: GeneratedPackage) -> Iterator[RunningServer]:
     """The probe app, pinging idle streams every half second."""
-    yield from probe_app_with(probe, ServerSettings(ping_interval=PING_INTERVAL))
+    yield from serve_probe_with(probe, ServerSettings(ping_interval=PING_INTERVAL))
 
 
 @pytest.fixture(scope="module")
 def silent_server(probe: GeneratedPackage) -> Iterator[RunningServer]:
     """The probe app with its keep-alive pings off."""
-    yield from probe_app_with(probe, ServerSettings(ping_interval=None))
+    yield from serve_probe_with(probe, ServerSettings(ping_interval=None))
 
 
 def port_of(server: RunningServer) -> int:

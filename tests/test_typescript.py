@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from milkio_gen.runtime.server import ServerSettings, create_app, create_router
+from milkio_gen.runtime.server import ServerSettings
 
-from tests.conftest import GeneratedPackage, RunningServer, run_in_ts, serve_in_thread
+from tests.conftest import GeneratedPackage, RunningServer, run_in_ts, serve_probe_with
 from tests.fault_proxy import FaultProxy, Faults, Unanswered
 
 
@@ -47,9 +47,7 @@ def fault_proxies(probe_server: RunningServer) -> Iterator[dict[str, str]]:
 @pytest.fixture
 def rate_limited_server(probe: GeneratedPackage) -> Iterator[RunningServer]:
     """The probe app with a rate limit of two calls a second for each client."""
-    server = probe.server
-    router = create_router(server.apis, settings=ServerSettings(rate_limit=("second", 2)))
-    yield from serve_in_thread(create_app(router))
+    yield from serve_probe_with(probe, ServerSettings(rate_limit=("second", 2)))
 
 
 @pytest.mark.timeout(300)

@@ -7,7 +7,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 
 from ...api import get_definition
@@ -114,12 +113,8 @@ class ApiBinding:
             # Strict, as the clients' types are and Milkio's own server is: a value of another
             # JSON type (`"5"` or `true` for a number) is refused, not converted.
             return self.params.loads(body or b"{}", strict=True)
-        except ValidationError as error:
+        except ValidationError as error:  # `Tson.loads` raises no other error for a body
             raise ParamsRejected(type_safe_error(error.errors()[0])) from None
-        except (ValueError, orjson.JSONDecodeError):
-            raise ParamsRejected(
-                TypeSafeErrorData(path="$input", expected="valid JSON", value=None)
-            ) from None
 
     def call(self, params: Any, context: Any) -> Any:
         arguments: list[Any] = [] if self.params is None else [params]
